@@ -1,0 +1,62 @@
+"""Crash-safe writes: stage to a temporary file in the same folder, fsync, then rename into place."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+@contextmanager
+def staged_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success fsync it and atomically replace `target`.
+
+    A crash leaves either the old file or the new one, never a torn file under the final name.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable by syncing the folder entry."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(target: Path, write: Callable[[Path], Any]) -> Path:
+    """Call `write(tmp_path)` and move the result to `target` atomically."""
+    with staged_path(target) as tmp:
+        write(tmp)
+    return target
+
+
+def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> Path:
+    return write_atomic(target, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+
+def write_json_atomic(payload: Any, target: Path) -> Path:
+    text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    return write_atomic(target, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def write_text_atomic(text: str, target: Path) -> Path:
+    return write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))

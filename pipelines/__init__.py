@@ -1,0 +1,1 @@
+"""Prefect flows, settings, run folders and the riskgen CLI."""

@@ -1,0 +1,37 @@
+"""Terminal output shared by CLI commands."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from features.dataset_validation import DatasetValidation
+
+console = Console()
+
+
+def print_validation(result: DatasetValidation) -> None:
+    """Per-table summary: rows, accepted, quarantined by reason, then any blocking failure with its fix."""
+    table = Table(title=f"validation as of {result.as_of} — {result.data_dir}")
+    for header in ("table", "encoding", "rows", "accepted", "quarantined", "top reasons"):
+        table.add_column(header, justify="right" if header in ("rows", "accepted", "quarantined") else "left")
+    for summary in result.tables:
+        reasons = ", ".join(f"{code} {n:,}" for code, n in list(summary.reasons.items())[:4])
+        table.add_row(
+            summary.table,
+            summary.encoding or "parquet",
+            f"{summary.delivered:,}",
+            f"{summary.accepted:,}",
+            f"{summary.quarantined:,}",
+            reasons or "-",
+        )
+    console.print(table)
+    for report in result.gx:
+        state = "[green]passed[/]" if report["success"] else "[red]failed[/]"
+        console.print(
+            f"Great Expectations {report['table']}: {state} "
+            f"({report['successful']}/{report['evaluated']}) {report['html_path']}"
+        )
+    for failure in result.blocking:
+        console.print(f"[red]blocked:[/] {failure.message}")
+    console.print(f"report: {result.out_dir / 'validation_report.json'}")

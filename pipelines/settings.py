@@ -1,0 +1,35 @@
+"""Where riskgen keeps its state on one machine, and what today's business date is."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def workspace() -> Path:
+    """The workspace folder: `$RISKGEN_HOME`, default `./workspace` (git-ignored)."""
+    return Path(os.environ.get("RISKGEN_HOME", "workspace")).resolve()
+
+
+def synthetic_data_dir() -> Path:
+    return workspace() / "data" / "synthetic"
+
+
+def validated_dir(as_of: date) -> Path:
+    return workspace() / "validated" / as_of.isoformat()
+
+
+def delivery_history_dir() -> Path:
+    return workspace() / "state" / "deliveries"
+
+
+def business_date(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai, whatever the machine's time zone (a 01:00 run in Beijing is 17:00 UTC)."""
+    moment = now or datetime.now(tz=BUSINESS_TZ)
+    if moment.tzinfo is None:
+        raise ValueError("business_date needs a time-zone-aware datetime")
+    return moment.astimezone(BUSINESS_TZ).date()

@@ -1,0 +1,1 @@
+"""The review web app for market-regulation staff and auditors."""

@@ -1,0 +1,1 @@
+"""Thematic model specs, labels, training, evaluation, scoring, explanations and warning lists."""
