@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from features.coercion import is_blank, typed_expr
+from features.coercion import is_blank, typed_frame
 from features.contracts import OLDEST_PLAUSIBLE_DATE, Column, TableContract
 from features.errors import BlockingFailure
 from features.uscc import uscc_problem_expr
@@ -68,8 +68,10 @@ def validate_frame(
         row_offset: added to the 0-based row number recorded for quarantined rows.
     """
     indexed = frame.with_row_index(ROW, offset=row_offset)
-    typed = frame.select([typed_expr(c, frame.schema[c.name]).alias(c.name) for c in contract.columns])
-    combined = pl.concat([typed, frame.select(pl.all().name.prefix("raw."))], how="horizontal")
+    typed = typed_frame(frame, contract.columns)
+    combined = pl.concat(
+        [typed, frame.select(pl.all().name.prefix("raw.")), _uscc_problems(typed, contract)], how="horizontal"
+    )
     checks = _column_checks(contract, frame.schema, as_of, frozenset(uscc_allowlist))
     reasons = _evaluate(combined, checks, _rule_checks(combined, contract, path))
     reasons = _flag_duplicates(typed, reasons, contract)
@@ -108,11 +110,11 @@ def _value_checks(column: Column, source: pl.DataType, as_of: date, allowlist: f
     if column.required:
         checks.append(_reason(f"missing:{name}", blank))
     if column.uscc:
-        problem = uscc_problem_expr(name)
+        problem = pl.col(f"problem.{name}")
         allowlisted = value.is_in(list(allowlist)) & (problem == "uscc_bad_checksum")
         checks.append(pl.when(~blank & ~allowlisted).then(problem))
     if column.allowed is not None:
-        checks.append(_reason(f"not_allowed:{name}", ~value.is_in(list(column.allowed))))
+        checks.append(_reason(f"not_allowed:{name}", value.is_not_null() & ~value.is_in(list(column.allowed))))
     if column.minimum is not None:
         checks.append(_reason(f"below_minimum:{name}", value < column.minimum))
     if column.maximum is not None:
@@ -122,6 +124,18 @@ def _value_checks(column: Column, source: pl.DataType, as_of: date, allowlist: f
         if column.not_future:
             checks.append(_reason(f"future_date:{name}", value > as_of))
     return checks
+
+
+def _uscc_problems(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
+    """Checksum reasons per credit-code column, computed once per distinct code (feeds repeat codes a lot)."""
+    columns = {}
+    for column in (c for c in contract.columns if c.uscc):
+        distinct = typed.select(pl.col(column.name).unique()).with_columns(uscc_problem_expr(column.name).alias("p"))
+        joined = typed.select(column.name).join(
+            distinct, on=column.name, how="left", nulls_equal=True, maintain_order="left"
+        )
+        columns[f"problem.{column.name}"] = joined["p"]
+    return pl.DataFrame(columns, height=typed.height)
 
 
 def _rule_checks(combined: pl.DataFrame, contract: TableContract, path: Path | None) -> list[pl.Series]:
