@@ -1,0 +1,177 @@
+"""The point-in-time view: the only way feature blocks read data.
+
+As of date `t` a row is visible only when `recorded_at <= t` and its event date `<= t`. Many as-of dates are answered
+in one pass: every row contributes to a contiguous range of as-of dates `[lo, hi)` (from the first date that can see
+it to the first date its window has moved past), so window sums become prefix sums of +value at `lo` and -value at
+`hi` (bucketed prefix sums), and "latest row as of t" becomes an as-of join on the date a row becomes visible.
+12 monthly dates cost little more than one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from features.store import TableStore
+
+ENTITY = "entity_id"
+K = "_k"  # index of the as-of date within AsOf.dates
+KEYS = (ENTITY, K)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Events that happened between `start_days` (exclusive of older) and `end_days` ago: `(t - end, t - start]`."""
+
+    end_days: int
+    start_days: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_days < self.end_days:
+            raise ValueError(f"window needs 0 <= start_days < end_days, got {self.start_days}, {self.end_days}")
+
+    @property
+    def suffix(self) -> str:
+        return f"{self.end_days}d" if self.start_days == 0 else f"{self.start_days}_{self.end_days}d"
+
+
+@dataclass
+class AsOf:
+    """A view of a `TableStore` as of one or more dates, for the entities of one entity table.
+
+    Every method returns a frame keyed by (`entity_id`, `_k`), `_k` indexing `dates`. Results of blocks are cached so
+    blocks can build on each other (`block`).
+    """
+
+    store: TableStore
+    dates: tuple[date, ...]
+    entity_table: str
+    _cache: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if list(self.dates) != sorted(set(self.dates)):
+            raise ValueError("as-of dates must be sorted and unique")
+        self._dates = pl.Series("as_of", self.dates, dtype=pl.Date)
+
+    @property
+    def n_dates(self) -> int:
+        return len(self.dates)
+
+    def table(self, name: str) -> pl.LazyFrame:
+        """The table with its entity key renamed to `entity_id`, pre-filtered to rows some as-of date can see."""
+        contract = self.store.contract(name)
+        frame = self.store.frame(name).rename({contract.entity_key: ENTITY})
+        if contract.recorded_at:
+            frame = frame.filter(pl.col(contract.recorded_at) <= self.dates[-1])
+        return frame
+
+    def first_visible(self, *date_exprs: pl.Expr) -> pl.Expr:
+        """Index of the first as-of date on or after every given date (== n_dates when none)."""
+        latest = pl.max_horizontal(date_exprs) if len(date_exprs) > 1 else date_exprs[0]
+        return pl.lit(self._dates).search_sorted(latest, side="left").cast(pl.Int32)
+
+    def visible_from(self, name: str) -> pl.Expr:
+        """Index of the first as-of date that may see a row: both clocks must have passed."""
+        contract = self.store.contract(name)
+        clocks = [pl.col(c) for c in (contract.recorded_at, contract.event_at) if c]
+        return self.first_visible(*clocks)
+
+    def range_sums(self, rows: pl.LazyFrame, metrics: Sequence[str]) -> pl.DataFrame:
+        """Sum each metric of rows over as-of dates: a row adds its value to every date index in `[lo, hi)`.
+
+        `rows` has `entity_id`, `lo`, `hi` and the metric columns. Integer metrics stay exact.
+        """
+        live = rows.filter(pl.col("lo") < pl.col("hi"))
+        starts = live.select(ENTITY, pl.col("lo").alias(K), *metrics)
+        ends = live.filter(pl.col("hi") < self.n_dates).select(
+            ENTITY, pl.col("hi").alias(K), *[-pl.col(m) for m in metrics]
+        )
+        deltas = pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(m).sum() for m in metrics)
+        running = deltas.sort(KEYS).with_columns(pl.col(m).cum_sum().over(ENTITY) for m in metrics)
+        return self.spread(running.collect()).with_columns(pl.col(m).fill_null(0) for m in metrics)
+
+    def window_sums(
+        self, name: str, window: Window, metrics: Mapping[str, pl.Expr], where: pl.Expr | None = None
+    ) -> pl.DataFrame:
+        """Sums of metric expressions over the events of `name` inside `window`, as of every date."""
+        event_at = pl.col(self._event_at(name))
+        recorded = [pl.col(c) for c in (self.store.contract(name).recorded_at,) if c]
+        frame = self.table(name)
+        if where is not None:
+            frame = frame.filter(where)
+        rows = frame.select(
+            ENTITY,
+            self.first_visible(*recorded, event_at.dt.offset_by(f"{window.start_days}d")).alias("lo"),
+            self.first_visible(event_at.dt.offset_by(f"{window.end_days}d")).alias("hi"),
+            *[expr.alias(metric) for metric, expr in metrics.items()],
+        )
+        return self.range_sums(rows, list(metrics))
+
+    def active_counts(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
+        """Number of intervals of an interval table in force at each date (`valid_from <= t < valid_to`)."""
+        contract = self.store.contract(name)
+        if contract.valid_from is None:
+            raise ValueError(f"{name} is not an interval table (no valid_from declared)")
+        frame = self.table(name) if where is None else self.table(name).filter(where)
+        clocks = [pl.col(c) for c in (contract.recorded_at, contract.valid_from) if c]
+        end = self.first_visible(pl.col(contract.valid_to)) if contract.valid_to else pl.lit(None)
+        rows = frame.select(
+            ENTITY,
+            self.first_visible(*clocks).alias("lo"),
+            end.fill_null(self.n_dates).cast(pl.Int32).alias("hi"),
+            pl.lit(1, dtype=pl.Int64).alias("active"),
+        )
+        return self.range_sums(rows, ["active"])
+
+    def latest(
+        self, name: str, columns: Sequence[str], order_by: str | None = None, where: pl.Expr | None = None
+    ) -> pl.DataFrame:
+        """Values of the visible row with the greatest `order_by` (default the event date), as of each date.
+
+        A late-arriving older row never replaces a newer one; a row recorded after `t` is never seen at `t`.
+        """
+        order = order_by or self._event_at(name)
+        frame = self.table(name) if where is None else self.table(name).filter(where)
+        rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
+        rows = rows.filter(pl.col(K) < self.n_dates).sort([ENTITY, K, "_order"])
+        best = rows.group_by(KEYS, maintain_order=True).last()
+        record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
+        return self.spread(record.collect()).drop("_order")
+
+    def spread(self, changes: pl.DataFrame) -> pl.DataFrame:
+        """Carry values known at some date indices forward to every later index (entities with rows only)."""
+        indices = pl.DataFrame({K: range(self.n_dates)}, schema={K: pl.Int32})
+        grid = changes.select(pl.col(ENTITY).unique()).join(indices, how="cross").sort(KEYS)
+        changes = changes.with_columns(pl.col(K).cast(pl.Int32)).sort(KEYS)
+        return grid.join_asof(changes, on=K, by=ENTITY, strategy="backward", check_sortedness=False)
+
+    def days_since(self, date_column: str) -> pl.Expr:
+        """Days from a date column to the as-of date of the row."""
+        return (self.as_of_expr() - pl.col(date_column)).dt.total_days()
+
+    def as_of_expr(self) -> pl.Expr:
+        """The as-of date of each row, from its `_k` index."""
+        return pl.lit(self._dates).gather(pl.col(K))
+
+    def block(self, name: str, compute: Callable[[AsOf], pl.DataFrame]) -> pl.DataFrame:
+        """A block's output, computed once per view (blocks may build on each other)."""
+        if name not in self._cache:
+            self._cache[name] = compute(self)
+        return self._cache[name]
+
+    def _event_at(self, name: str) -> str:
+        contract = self.store.contract(name)
+        if contract.event_at is None:
+            raise ValueError(f"table {name} declares no event_at column")
+        return contract.event_at
+
+
+def outer_join(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Full join of (entity_id, _k)-keyed frames."""
+    result = frames[0]
+    for frame in frames[1:]:
+        result = result.join(frame, on=list(KEYS), how="full", coalesce=True)
+    return result

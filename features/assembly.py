@@ -1,0 +1,75 @@
+"""Assembling feature frames: one row per (entity, as-of date), columns `<block>__<column>`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import polars as pl
+
+from features.asof import ENTITY, KEYS, AsOf, K
+from features.blocks.base import FeatureBlock
+from features.store import TableStore
+
+AS_OF = "as_of"
+
+
+def build_feature_frame(
+    blocks: Sequence[FeatureBlock],
+    tables: TableStore,
+    as_of_dates: Iterable[date],
+    entities: Iterable[str] | None = None,
+    entity_table: str = "enterprises",
+) -> pl.DataFrame:
+    """Compute blocks for every entity at every as-of date.
+
+    Args:
+        blocks: the feature blocks, in output order.
+        tables: validated tables (only read through the point-in-time view).
+        as_of_dates: one or many dates; many are built in one pass, not one build per date.
+        entities: entity ids to keep (default: every entity of `entity_table`).
+        entity_table: the table whose key identifies entities.
+
+    Returns:
+        `entity_id`, `as_of`, then each block's columns with declared defaults filled.
+    """
+    dates = tuple(sorted(set(as_of_dates)))
+    if not dates:
+        raise ValueError("build_feature_frame needs at least one as-of date")
+    _check_names(blocks)
+    view = AsOf(tables, dates, entity_table)
+    frame = _grid(view, entities)
+    for block in blocks:
+        output = block.run(view).rename({c.name: block.output_name(c.name) for c in block.columns})
+        frame = frame.join(output.with_columns(pl.col(K).cast(pl.Int32)), on=list(KEYS), how="left")
+        frame = frame.with_columns(
+            pl.col(block.output_name(c.name)).fill_null(c.default) for c in block.columns if c.default is not None
+        )
+    if frame.select(pl.struct(KEYS).is_duplicated().any()).item():
+        raise AssertionError("feature frame has duplicate (entity, as-of) rows: a block returned duplicates")
+    as_of = pl.lit(pl.Series(AS_OF, dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
+    return frame.select(ENTITY, as_of, pl.exclude(ENTITY, K))
+
+
+def feature_columns(blocks: Sequence[FeatureBlock]) -> list[str]:
+    return [name for block in blocks for name in block.output_columns]
+
+
+def _check_names(blocks: Sequence[FeatureBlock]) -> None:
+    names = [b.name for b in blocks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a block is listed twice: {sorted(n for n in names if names.count(n) > 1)}")
+    columns = feature_columns(blocks)
+    clashes = {c for c in columns if columns.count(c) > 1 or c in (ENTITY, AS_OF)}
+    if clashes:
+        raise ValueError(f"feature column names clash: {sorted(clashes)}")
+
+
+def _grid(view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
+    key = view.store.contract(view.entity_table).entity_key
+    if entities is None:
+        ids = view.store.frame(view.entity_table).select(pl.col(key).alias(ENTITY)).unique().collect()
+    else:
+        ids = pl.DataFrame({ENTITY: list(entities)}, schema={ENTITY: pl.String}).unique(maintain_order=True)
+    indices = pl.DataFrame({K: range(view.n_dates)}, schema={K: pl.Int32})
+    return ids.sort(ENTITY).join(indices, how="cross")

@@ -1,0 +1,1 @@
+"""Feature blocks: the registry, generic parameterised blocks and the prepaid domain blocks."""

@@ -1,0 +1,323 @@
+"""Prepaid-card domain blocks and the prepaid feature set, built on the generic blocks.
+
+The signals follow DOMAIN.md: escrow coverage, prepaid liability, pre-closure sales spikes, redemption collapse,
+refunds, refund-refusal and closure complaints, legal-representative change to a non-local elderly person, the
+abnormal operation list, and the firm's profile against its peers.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from features.asof import KEYS, AsOf, Window, outer_join
+from features.blocks.base import FeatureBlock, FeatureColumn, feature_block
+from features.blocks.generic import (
+    category_shares,
+    cents,
+    interval_state,
+    monthly_trend,
+    peer_relative,
+    recency,
+    safe_ratio,
+    static_attributes,
+    window_stats,
+    window_surge,
+)
+from features.reference import COMPLAINT_CATEGORIES
+
+OWNER = "prepaid-card model team"
+TXN = "prepaid_transactions"
+INFLOW = ("sale", "recharge")
+OUTFLOW = ("redemption", "refund")
+ESCROW_LINE = 0.4  # Shanghai: escrow must cover 40 % of the outstanding prepaid balance
+ELDERLY_AGE = 60
+FOREVER_DAYS = 36_500
+
+profile = static_attributes(
+    "profile",
+    "enterprises",
+    age_from="registered_at",
+    owner=OWNER,
+    numbers={"registered_capital": ("注册资本", "registered capital")},
+    categories={
+        "sector": ("行业板块", "sector"),
+        "town": ("所属镇街", "town/street"),
+        "industry_code": ("行业代码", "industry code"),
+    },
+)
+complaints = window_stats(
+    "complaints", "complaints", (30, 90, 365), value="amount", owner=OWNER, label_zh="投诉", label_en="complaints"
+)
+refund_complaints = window_stats(
+    "refund_complaints",
+    "complaints",
+    (30, 90, 180),
+    filter_column="category",
+    filter_values=("refund_refusal",),
+    owner=OWNER,
+    label_zh="退费类投诉",
+    label_en="refund-refusal complaints",
+)
+closure_complaints = window_stats(
+    "closure_complaints",
+    "complaints",
+    (30, 90),
+    filter_column="category",
+    filter_values=("closure_absconding",),
+    owner=OWNER,
+    label_zh="跑路/闭店类投诉",
+    label_en="closure/absconding complaints",
+)
+complaint_surge = window_surge(
+    "complaint_surge", "complaints", 30, 180, owner=OWNER, label_zh="投诉", label_en="complaints"
+)
+complaint_trend = monthly_trend(
+    "complaint_trend", "complaints", 6, owner=OWNER, label_zh="投诉量", label_en="complaints"
+)
+complaint_recency = recency("complaint_recency", "complaints", owner=OWNER, label_zh="投诉", label_en="complaint")
+complaint_mix = category_shares(
+    "complaint_mix",
+    "complaints",
+    "category",
+    COMPLAINT_CATEGORIES,
+    180,
+    owner=OWNER,
+    label_zh="投诉",
+    label_en="complaints",
+)
+card_sales = window_stats(
+    "card_sales",
+    TXN,
+    (30, 90, 180),
+    value="amount",
+    filter_column="kind",
+    filter_values=INFLOW,
+    owner=OWNER,
+    label_zh="售卡充值",
+    label_en="card sales and recharges",
+)
+redemptions = window_stats(
+    "redemptions",
+    TXN,
+    (30, 90, 180),
+    value="amount",
+    filter_column="kind",
+    filter_values=("redemption",),
+    owner=OWNER,
+    label_zh="消费核销",
+    label_en="redemptions",
+)
+refunds = window_stats(
+    "refunds",
+    TXN,
+    (90,),
+    value="amount",
+    filter_column="kind",
+    filter_values=("refund",),
+    owner=OWNER,
+    label_zh="退款",
+    label_en="refunds",
+)
+sales_trend = monthly_trend(
+    "sales_trend",
+    TXN,
+    6,
+    value="amount",
+    filter_column="kind",
+    filter_values=INFLOW,
+    owner=OWNER,
+    label_zh="售卡充值额",
+    label_en="card sales",
+)
+presale_spike = window_surge(
+    "presale_spike",
+    TXN,
+    30,
+    180,
+    value="amount",
+    filter_column="kind",
+    filter_values=INFLOW,
+    owner=OWNER,
+    label_zh="售卡充值额",
+    label_en="card sales",
+)
+redemption_trend = window_surge(
+    "redemption_trend",
+    TXN,
+    30,
+    90,
+    value="amount",
+    filter_column="kind",
+    filter_values=("redemption",),
+    owner=OWNER,
+    label_zh="消费核销额",
+    label_en="redemptions",
+)
+activity_recency = recency("activity_recency", TXN, owner=OWNER, label_zh="预付卡交易", label_en="prepaid transaction")
+abnormal_list = interval_state(
+    "abnormal_list",
+    "abnormal_list",
+    owner=OWNER,
+    label_zh="列入经营异常名录",
+    label_en="on the abnormal operation list",
+)
+complaints_peer = peer_relative("complaints_peer", complaints, "count_365d", profile, owner=OWNER)
+sales_peer = peer_relative("sales_peer", card_sales, "sum_90d", profile, owner=OWNER)
+
+
+def _liability(view: AsOf, window: Window) -> pl.DataFrame:
+    """Outstanding prepaid liability: money taken in minus money redeemed or refunded, in cents."""
+    signed = pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(-cents("amount"))
+    return view.window_sums(TXN, window, {"liability": signed})
+
+
+@feature_block(
+    name="escrow",
+    owner=OWNER,
+    description="Escrow coverage: supervised-account balance against the outstanding prepaid liability.",
+    tables=(TXN, "escrow_balances"),
+    columns=(
+        FeatureColumn("liability", "预付卡未兑付余额", "outstanding prepaid liability", "amount", 0.0, None, True),
+        FeatureColumn("balance", "存管账户余额", "escrow balance", "amount", None, None, False),
+        FeatureColumn("coverage", "存管覆盖率", "escrow balance / outstanding liability", "ratio", None, None, False),
+        FeatureColumn("below_line", "存管覆盖率低于40%", "escrow coverage below 40 %", "flag", 0, None, True),
+        FeatureColumn(
+            "balance_vs_prior",
+            "存管余额较3-6个月前之比",
+            "escrow balance vs 90-180 days before",
+            "ratio",
+            None,
+            180,
+            False,
+        ),
+    ),
+)
+def escrow(view: AsOf) -> pl.DataFrame:
+    liability = _liability(view, Window(FOREVER_DAYS)).with_columns(pl.col("liability") / 100)
+    balance = view.latest("escrow_balances", ["balance"])
+    prior = view.window_sums("escrow_balances", Window(180, 90), {"c": cents("balance"), "n": pl.lit(1, pl.Int64)})
+    prior = prior.select(*KEYS, safe_ratio(pl.col("c") / 100, pl.col("n")).alias("prior"))
+    joined = outer_join([liability, balance, prior])
+    coverage = pl.when(pl.col("liability") > 0).then(pl.col("balance").fill_null(0) / pl.col("liability"))
+    return joined.with_columns(
+        coverage.alias("coverage"),
+        (coverage < ESCROW_LINE).fill_null(False).cast(pl.Int8).alias("below_line"),
+        safe_ratio(pl.col("balance"), pl.col("prior")).alias("balance_vs_prior"),
+    )
+
+
+@feature_block(
+    name="liability",
+    owner=OWNER,
+    description="Growth of the outstanding prepaid liability and the share of intake refunded.",
+    tables=(TXN,),
+    columns=(
+        FeatureColumn("growth_90d", "近90天预付余额增长率", "liability growth over 90 days", "ratio", None, 90, True),
+        FeatureColumn(
+            "refund_ratio_90d",
+            "近90天退款占售卡充值比例",
+            "refunds / sales and recharges, 90 days",
+            "ratio",
+            None,
+            90,
+            True,
+        ),
+    ),
+)
+def liability(view: AsOf) -> pl.DataFrame:
+    now = _liability(view, Window(FOREVER_DAYS))
+    before = _liability(view, Window(FOREVER_DAYS, 90)).rename({"liability": "before"})
+    flows = view.window_sums(
+        TXN,
+        Window(90),
+        {
+            "inflow": pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(0),
+            "refund": pl.when(pl.col("kind") == "refund").then(cents("amount")).otherwise(0),
+        },
+    )
+    joined = outer_join([now, before, flows]).fill_null(0)
+    growth = safe_ratio((pl.col("liability") - pl.col("before")).cast(pl.Float64), pl.col("before"))
+    return joined.select(
+        *KEYS,
+        growth.alias("growth_90d"),
+        safe_ratio(pl.col("refund").cast(pl.Float64), pl.col("inflow")).alias("refund_ratio_90d"),
+    )
+
+
+@feature_block(
+    name="legal_rep",
+    owner=OWNER,
+    description="The legal representative in office at the as-of date; flags a change to a non-local elderly person "
+    "(the 'professional closer' signal).",
+    tables=("legal_rep_history",),
+    columns=(
+        FeatureColumn("age", "法定代表人年龄", "legal representative's age", "number", None, None, None),
+        FeatureColumn("is_local", "法定代表人为本地户籍", "legal representative is local", "flag", None),
+        FeatureColumn(
+            "days_since_change",
+            "距法定代表人变更天数",
+            "days since the representative took office",
+            "days",
+            None,
+            None,
+            False,
+        ),
+        FeatureColumn(
+            "changes_365d", "近365天法定代表人变更次数", "representative changes in 365 days", "count", 0, 365, True
+        ),
+        FeatureColumn(
+            "elderly_nonlocal_change",
+            "近一年法定代表人变更为外地老年人",
+            "changed within a year to a non-local person aged 60+",
+            "flag",
+            0,
+            365,
+            True,
+        ),
+    ),
+)
+def legal_rep(view: AsOf) -> pl.DataFrame:
+    current = view.latest("legal_rep_history", ["rep_age", "rep_is_local", "valid_from"])
+    terms = view.window_sums("legal_rep_history", Window(FOREVER_DAYS), {"terms": pl.lit(1, pl.Int64)})
+    recent = view.window_sums("legal_rep_history", Window(365), {"changes_365d": pl.lit(1, pl.Int64)})
+    joined = outer_join([current, terms, recent]).with_columns(pl.col("terms", "changes_365d").fill_null(0))
+    days = view.days_since("valid_from")
+    age = pl.col("rep_age") + (days / 365.25).floor().cast(pl.Int64)
+    # The first representative is the founder, not a change: a change needs an earlier term.
+    changed = (pl.col("terms") > 1) & (days <= 365)
+    flag = changed & (age >= ELDERLY_AGE) & ~pl.col("rep_is_local")
+    # When every term began within the year, the first of them is the founding, not a change.
+    founding_in_window = (pl.col("terms") == pl.col("changes_365d")).cast(pl.Int64)
+    return joined.select(
+        *KEYS,
+        age.alias("age"),
+        pl.col("rep_is_local").cast(pl.Int8).alias("is_local"),
+        days.alias("days_since_change"),
+        (pl.col("changes_365d") - founding_in_window).clip(0).alias("changes_365d"),
+        flag.fill_null(False).cast(pl.Int8).alias("elderly_nonlocal_change"),
+    )
+
+
+PREPAID_FEATURE_SET: tuple[FeatureBlock, ...] = (
+    profile,
+    complaints,
+    refund_complaints,
+    closure_complaints,
+    complaint_surge,
+    complaint_trend,
+    complaint_recency,
+    complaint_mix,
+    card_sales,
+    redemptions,
+    refunds,
+    sales_trend,
+    presale_spike,
+    redemption_trend,
+    activity_recency,
+    escrow,
+    liability,
+    legal_rep,
+    abnormal_list,
+    complaints_peer,
+    sales_peer,
+)
