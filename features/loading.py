@@ -131,7 +131,7 @@ def decode_csv_bytes(raw: bytes, contract: TableContract, path: Path) -> tuple[s
 def _parse_csv(text: str, contract: TableContract, path: Path) -> pl.DataFrame:
     # Every column as text: typing happens in validation, so a bad cell quarantines one row, not the file.
     try:
-        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False, missing_utf8_is_empty_string=True)
+        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise BlockingFailure(
             contract.name,

@@ -11,16 +11,25 @@ import click
 from features.dataset_validation import DatasetValidation, validate_dataset
 from features.errors import BlockingFailure
 from pipelines import settings
-from pipelines.console import console, print_validation
+from pipelines.console import console, print_catalogue, print_validation
+from pipelines.themes import theme_blocks
 
 
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-06-30") from exc
+class IsoDate(click.ParamType):
+    """A date written as 2026-06-30."""
+
+    name = "date"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2026-06-30", param, ctx)
+
+
+ISO_DATE = IsoDate()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +52,8 @@ def data() -> None:
     help="Folder for the Parquet tables (default: $RISKGEN_HOME/data/synthetic).",
 )
 @click.option("--enterprises", default=20_000, show_default=True, help="Number of enterprises.")
-@click.option("--start", default="2023-01-01", show_default=True, callback=_parse_date, help="First day.")
-@click.option("--end", default="2026-06-30", show_default=True, callback=_parse_date, help="Last day.")
+@click.option("--start", default="2023-01-01", show_default=True, type=ISO_DATE, help="First day.")
+@click.option("--end", default="2026-06-30", show_default=True, type=ISO_DATE, help="Last day.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option(
     "--dirty-rate",
@@ -73,7 +82,7 @@ def data_generate(out_dir: Path | None, enterprises: int, start: date, end: date
     default=None,
     help="Delivery folder (default: $RISKGEN_HOME/data/synthetic).",
 )
-@click.option("--as-of", callback=_parse_date, default=None, help="Delivery date (default: today, Asia/Shanghai).")
+@click.option("--as-of", type=ISO_DATE, default=None, help="Delivery date (default: today, Asia/Shanghai).")
 @click.option(
     "--out",
     "out_dir",
@@ -147,6 +156,52 @@ def run_validation(
 def _read_allowlist(path: Path) -> tuple[str, ...]:
     lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
     return tuple(line for line in lines if line)
+
+
+@main.group()
+def features() -> None:
+    """The feature-block catalogue and point-in-time feature frames."""
+
+
+@features.command("list")
+@click.option("--theme", default=None, help="Only the blocks of this theme.")
+def features_list(theme: str | None) -> None:
+    """The catalogue: block, column, label, description and owner."""
+    from features.blocks.base import registered_blocks
+
+    blocks = list(theme_blocks(theme)) if theme else sorted(registered_blocks().values(), key=lambda b: b.name)
+    print_catalogue(blocks)
+
+
+@features.command("build")
+@click.option("--theme", required=True, help="Theme whose blocks to build (e.g. prepaid_cards).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder of validated tables (<table>.parquet).",
+)
+@click.option("--as-of", "as_of", type=ISO_DATE, multiple=True, required=True, help="As-of date (repeatable).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True, help="Output Parquet file.")
+def features_build(theme: str, data_dir: Path, as_of: tuple[date, ...], out_file: Path) -> None:
+    """Build a feature frame: one row per (entity, as-of date), columns <block>__<column>."""
+    import time
+
+    from features.assembly import build_feature_frame
+    from features.atomic import write_parquet_atomic
+    from features.store import TableStore
+
+    blocks = theme_blocks(theme)
+    tables = sorted({t for b in blocks for t in b.tables} | {"enterprises"})
+    started = time.perf_counter()
+    with console.status(f"building {len(blocks)} blocks for {len(as_of)} as-of date(s)"):
+        frame = build_feature_frame(blocks, TableStore.from_folder(data_dir, tables), as_of)
+    write_parquet_atomic(frame, out_file)
+    console.print(
+        f"[green]wrote[/] {out_file}: {frame.height:,} rows × {frame.width - 2} features "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @main.command()

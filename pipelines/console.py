@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from features.blocks.base import FeatureBlock
 from features.dataset_validation import DatasetValidation
 
 console = Console()
@@ -35,3 +36,15 @@ def print_validation(result: DatasetValidation) -> None:
     for failure in result.blocking:
         console.print(f"[red]blocked:[/] {failure.message}")
     console.print(f"report: {result.out_dir / 'validation_report.json'}")
+
+
+def print_catalogue(blocks: list[FeatureBlock]) -> None:
+    """One line per feature column: block, column, Chinese and English label, owner."""
+    table = Table(title="feature catalogue")
+    for header in ("block", "column", "标签", "label", "owner"):
+        table.add_column(header)
+    for block in blocks:
+        for column in block.columns:
+            table.add_row(block.name, column.name, column.label_zh, column.label_en, block.owner)
+    console.print(table)
+    console.print(f"{len(blocks)} blocks, {sum(len(b.columns) for b in blocks)} columns")
