@@ -10,36 +10,38 @@ fails the report; an expectation that produced no result at all is treated the s
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # read by GX at import and context creation
+if logging.getLogger("great_expectations").level == logging.NOTSET:  # unless the application chose a level
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # GX logs ~300 INFO lines per run
 
-import great_expectations as gx  # noqa: E402
-import great_expectations.expectations as gxe  # noqa: E402
-import polars as pl  # noqa: E402
-from great_expectations.core.expectation_validation_result import (  # noqa: E402
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import polars as pl
+from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
 )
-from great_expectations.data_context import AbstractDataContext  # noqa: E402
-from great_expectations.data_context.types.base import (  # noqa: E402
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
-from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
+from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
     ValidationResultIdentifier,
 )
 
-from features.contracts import Column, TableContract  # noqa: E402
-from features.uscc import USCC_ALPHABET  # noqa: E402
+from features.atomic import write_json_atomic
+from features.contracts import Column, TableContract
+from features.uscc import USCC_ALPHABET
 
 SUITE_PREFIX = "riskgen."
 DATASOURCE = "riskgen_frames"
@@ -161,14 +163,22 @@ def _new_context(docs_dir: Path) -> AbstractDataContext:
 def _validate(
     context: AbstractDataContext, contract: TableContract, frame: pl.DataFrame
 ) -> tuple[gx.ExpectationSuite, ExpectationSuiteValidationResult]:
-    """Validate one frame with its contract's suite inside `context` (the result lands in its store)."""
+    """Validate one frame with its contract's suite inside `context` (the result lands in its store).
+
+    Each table gets its own data source, deleted after the run: a data source's execution engine keeps every
+    batch's pandas frame, so a shared one would hold all tables' frames until the context is gone.
+    """
     suite = context.suites.add(build_expectation_suite(contract))
-    asset = context.data_sources.get(DATASOURCE).add_dataframe_asset(name=contract.name)
-    batch = asset.add_batch_definition_whole_dataframe(name=f"{contract.name}_whole")
+    source = context.data_sources.add_pandas(name=f"{DATASOURCE}_{contract.name}")
+    batch = source.add_dataframe_asset(name=contract.name).add_batch_definition_whole_dataframe(name="whole")
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{SUITE_PREFIX}{contract.name}", data=batch, suite=suite)
     )
-    result = definition.run(batch_parameters={"dataframe": frame.to_pandas()}, result_format=RESULT_FORMAT)
+    try:
+        result = definition.run(batch_parameters={"dataframe": frame.to_pandas()}, result_format=RESULT_FORMAT)
+    finally:
+        context.validation_definitions.delete(definition.name)
+        context.data_sources.delete(source.name)
     return suite, result
 
 
@@ -198,27 +208,13 @@ def _outcome(suite: gx.ExpectationSuite, result: ExpectationSuiteValidationResul
     errored: list[str] = []
     for expectation in suite.expectations:
         label = _label(expectation.meta or {}, expectation.expectation_type)
-        evr = by_rule.get(str((expectation.meta or {}).get("rule")))
-        if evr is None or _raised(evr.exception_info):
+        found = by_rule.get(str((expectation.meta or {}).get("rule")))
+        raised = found is None or _raised(found.exception_info)
+        if raised:
             errored.append(label)
-        if evr is None or not evr.success or _raised(evr.exception_info):
+        if raised or not (found and found.success):
             failed.append(label)
     return failed, errored
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same folder, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=2, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _page_path(docs_dir: Path, result: ExpectationSuiteValidationResult) -> Path:
@@ -239,7 +235,7 @@ def _report(
 ) -> GxReport:
     """Write the JSON result and summarise it; the Data Docs page must exist (GX only logs render errors)."""
     json_path = gx_dir / f"{contract.name}.json"
-    _write_json(json_path, result.to_json_dict())
+    write_json_atomic(result.to_json_dict(), json_path)
     html_path = _page_path(gx_dir / "data_docs", result)
     if not html_path.is_file():
         raise RuntimeError(f"GX did not render the Data Docs page for {contract.name!r} ({html_path})")
@@ -279,7 +275,6 @@ def run_suites(
     gx_dir = Path(out_dir) / "gx"
     docs_dir = gx_dir / "data_docs"
     context = _new_context(docs_dir)
-    context.data_sources.add_pandas(name=DATASOURCE)
     runs = [(contracts[name], *_validate(context, contracts[name], frame)) for name, frame in frames.items()]
     context.build_data_docs(site_names=[DOCS_SITE])
     return [_report(contract, suite, result, gx_dir) for contract, suite, result in runs]
@@ -287,6 +282,9 @@ def run_suites(
 
 def run_expectation_suite(contract: TableContract, frame: pl.DataFrame, out_dir: Path) -> GxReport:
     """Validate one table's frame with its generated suite and write the JSON result and Data Docs.
+
+    The Data Docs site is rebuilt from this run only (GX drops pages whose results are not in its store), so
+    validate all tables of a run together with `run_suites` to keep them in one site.
 
     Args:
         contract: the table contract.

@@ -113,6 +113,8 @@ def _value_checks(column: Column, source: pl.DataType, as_of: date, allowlist: f
         problem = pl.col(f"problem.{name}")
         allowlisted = value.is_in(list(allowlist)) & (problem == "uscc_bad_checksum")
         checks.append(pl.when(~blank & ~allowlisted).then(problem))
+    if column.dtype in (pl.Float32, pl.Float64):
+        checks.append(_reason(f"not_a_number:{name}", value.is_nan() | value.is_infinite()))
     if column.allowed is not None:
         checks.append(_reason(f"not_allowed:{name}", value.is_not_null() & ~value.is_in(list(column.allowed))))
     if column.minimum is not None:

@@ -88,14 +88,16 @@ def test_d5_collapsing_volume_is_held_until_confirmed(tmp_path: Path) -> None:
     data.mkdir()
     for day in range(1, 5):
         pl.DataFrame(complaint_rows(100, start=day * 1000)).write_parquet(data / "complaints.parquet")
-        assert validate_dataset(data, tmp_path / f"o{day}", as_of=date(2026, 6, day), run_gx=False,
-                                history_dir=history).ok
+        assert validate_dataset(
+            data, tmp_path / f"o{day}", as_of=date(2026, 6, day), run_gx=False, history_dir=history
+        ).ok
     pl.DataFrame(complaint_rows(10)).write_parquet(data / "complaints.parquet")
     held = validate_dataset(data, tmp_path / "o5", as_of=date(2026, 6, 5), run_gx=False, history_dir=history)
     assert [b.code for b in held.blocking] == ["row_count_collapse"]
     assert "--confirm-volume complaints" in held.blocking[0].fix
-    confirmed = validate_dataset(data, tmp_path / "o5", as_of=date(2026, 6, 5), run_gx=False, history_dir=history,
-                                 confirm_volume=["complaints"])
+    confirmed = validate_dataset(
+        data, tmp_path / "o5", as_of=date(2026, 6, 5), run_gx=False, history_dir=history, confirm_volume=["complaints"]
+    )
     assert confirmed.ok and confirmed.tables[0].accepted == 10
 
 
@@ -125,7 +127,9 @@ def test_d6_without_a_manifest_a_torn_last_row_is_quarantined(tmp_path: Path) ->
 def test_d7_renamed_missing_and_extra_columns(tmp_path: Path) -> None:
     data = tmp_path / "d"
     data.mkdir()
-    frame = pl.DataFrame(complaint_rows(5)).rename({"recorded_at": "record_date"}).with_columns(pl.lit("x").alias("note"))
+    frame = (
+        pl.DataFrame(complaint_rows(5)).rename({"recorded_at": "record_date"}).with_columns(pl.lit("x").alias("note"))
+    )
     frame.write_parquet(data / "complaints.parquet")
     failure = run_folder(data, tmp_path).blocking[0]
     assert failure.code == "missing_columns" and failure.column == "recorded_at"
@@ -197,14 +201,16 @@ def test_d10_recorded_before_the_event_is_quarantined() -> None:
     assert reasons_of(validate(pl.DataFrame(rows))) == {"C0000000": "recorded_before_event"}
 
 
-def test_d11_negative_absurd_and_unparseable_amounts() -> None:
-    rows = complaint_rows(5)
-    rows["amount"] = ["-5", "1e12", "abc", "1,200.50", ""]
+def test_d11_negative_absurd_nan_and_unparseable_amounts() -> None:
+    rows = complaint_rows(7)
+    rows["amount"] = ["-5", "1e12", "abc", "1,200.50", "", "NaN", "inf"]
     result = validate(pl.DataFrame(rows))
     assert reasons_of(result) == {
         "C0000000": "below_minimum:amount",
         "C0000001": "above_maximum:amount",
         "C0000002": "bad_type:amount",
+        "C0000005": "not_a_number:amount;above_maximum:amount",  # polars orders NaN above every number
+        "C0000006": "not_a_number:amount;above_maximum:amount",
     }
     assert result.accepted["amount"].to_list() == [1200.5, None]  # amount is optional
 
