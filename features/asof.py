@@ -84,31 +84,63 @@ class AsOf:
 
         `rows` has `entity_id`, `lo`, `hi` and the metric columns. Integer metrics stay exact.
         """
-        live = rows.filter(pl.col("lo") < pl.col("hi"))
+        return self._spread_running([self._running_sums(rows, metrics)], metrics)
+
+    def _running_sums(self, rows: pl.LazyFrame, metrics: Sequence[str]) -> pl.LazyFrame:
+        """Running totals at the date indices where they change (+value at `lo`, -value at `hi`)."""
+        # Rows sharing (entity, lo, hi) act alike: pre-aggregating them first makes one date cost one group-by.
+        live = rows.filter(pl.col("lo") < pl.col("hi")).group_by(ENTITY, "lo", "hi").agg(pl.col(metrics).sum())
         starts = live.select(ENTITY, pl.col("lo").alias(K), *metrics)
         ends = live.filter(pl.col("hi") < self.n_dates).select(
             ENTITY, pl.col("hi").alias(K), *[-pl.col(m) for m in metrics]
         )
-        deltas = pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(m).sum() for m in metrics)
-        running = deltas.sort(KEYS).with_columns(pl.col(m).cum_sum().over(ENTITY) for m in metrics)
-        return self.spread(running.collect()).with_columns(pl.col(m).fill_null(0) for m in metrics)
+        deltas = pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(metrics).sum())
+        return deltas.sort(KEYS).with_columns(pl.col(metrics).cum_sum().over(ENTITY))
+
+    def _spread_running(self, parts: Sequence[pl.LazyFrame], columns: Sequence[str]) -> pl.DataFrame:
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = joined.join(part, on=list(KEYS), how="full", coalesce=True)
+        # A running total holds until its next change, whichever part changed at this index.
+        filled = joined.sort(KEYS).with_columns(pl.col(columns).forward_fill().over(ENTITY)).collect()
+        return self.spread(filled).with_columns(pl.col(columns).fill_null(0))
 
     def window_sums(
-        self, name: str, window: Window, metrics: Mapping[str, pl.Expr], where: pl.Expr | None = None
+        self,
+        name: str,
+        window: Window | Mapping[str, Window],
+        metrics: Mapping[str, pl.Expr],
+        where: pl.Expr | None = None,
     ) -> pl.DataFrame:
-        """Sums of metric expressions over the events of `name` inside `window`, as of every date."""
+        """Sums of metric expressions over the events of `name` inside a window, as of every date.
+
+        With one `Window` the columns are the metric names; with a mapping `{suffix: Window}` they are
+        `<metric><suffix>`, all computed in one pass over the table.
+        """
+        windows = {"": window} if isinstance(window, Window) else dict(window)
         event_at = pl.col(self._event_at(name))
-        recorded = [pl.col(c) for c in (self.store.contract(name).recorded_at,) if c]
-        frame = self.table(name)
-        if where is not None:
-            frame = frame.filter(where)
-        rows = frame.select(
+        recorded = self.store.contract(name).recorded_at
+        reach = max(w.end_days for w in windows.values())
+        frame = self.table(name) if where is None else self.table(name).filter(where)
+        frame = frame.filter(event_at > pl.lit(self.dates[0]).dt.offset_by(f"-{reach}d"))  # no window reaches these
+        base = frame.select(
             ENTITY,
-            self.first_visible(*recorded, event_at.dt.offset_by(f"{window.start_days}d")).alias("lo"),
-            self.first_visible(event_at.dt.offset_by(f"{window.end_days}d")).alias("hi"),
-            *[expr.alias(metric) for metric, expr in metrics.items()],
+            event_at.alias("_e"),
+            pl.col(recorded or event_at.meta.output_name()).alias("_r"),
+            *[expr.alias(m) for m, expr in metrics.items()],
         )
-        return self.range_sums(rows, list(metrics))
+        parts, columns = [], []
+        for suffix, w in windows.items():
+            named = [f"{m}{suffix}" for m in metrics]
+            rows = base.select(
+                ENTITY,
+                self.first_visible(pl.col("_r"), pl.col("_e").dt.offset_by(f"{w.start_days}d")).alias("lo"),
+                self.first_visible(pl.col("_e").dt.offset_by(f"{w.end_days}d")).alias("hi"),
+                *[pl.col(m).alias(n) for m, n in zip(metrics, named, strict=True)],
+            )
+            parts.append(self._running_sums(rows, named))
+            columns += named
+        return self._spread_running(parts, columns)
 
     def active_counts(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
         """Number of intervals of an interval table in force at each date (`valid_from <= t < valid_to`)."""

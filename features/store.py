@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -57,3 +58,12 @@ def _is_known(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def known_at(store: TableStore, cutoff: date) -> TableStore:
+    """The store as it was known on `cutoff`: rows recorded later are removed from every table."""
+    frames = {}
+    for name, frame in store.frames.items():
+        recorded = store.contract(name).recorded_at
+        frames[name] = frame.filter(pl.col(recorded) <= cutoff) if recorded else frame
+    return TableStore(frames, dict(store.contracts))

@@ -73,19 +73,15 @@ def window_stats(
             )
 
     def compute(view: AsOf) -> pl.DataFrame:
-        frames = []
+        metrics = {"count": pl.lit(1, dtype=pl.Int64)} | ({"cents": cents(value)} if value else {})
+        sums = view.window_sums(table, {f"_{d}d": Window(d) for d in windows}, metrics, where)
+        if not value:
+            return sums
+        derived = []
         for days in windows:
-            metrics = {f"count_{days}d": pl.lit(1, dtype=pl.Int64)}
-            if value:
-                metrics[f"cents_{days}d"] = cents(value)
-            sums = view.window_sums(table, Window(days), metrics, where)
-            if value:
-                total = pl.col(f"cents_{days}d") / 100
-                sums = sums.with_columns(
-                    total.alias(f"sum_{days}d"), safe_ratio(total, pl.col(f"count_{days}d")).alias(f"mean_{days}d")
-                )
-            frames.append(sums.drop(f"cents_{days}d", strict=False))
-        return outer_join(frames)
+            total = pl.col(f"cents_{days}d") / 100
+            derived += [total.alias(f"sum_{days}d"), safe_ratio(total, pl.col(f"count_{days}d")).alias(f"mean_{days}d")]
+        return sums.with_columns(derived)
 
     params = (
         ("table", table),
@@ -128,11 +124,10 @@ def window_surge(
 
     def compute(view: AsOf) -> pl.DataFrame:
         metric = {"m": cents(value) if value else pl.lit(1, dtype=pl.Int64)}
-        recent = view.window_sums(table, Window(recent_days), metric, where).rename({"m": "recent"})
-        before = view.window_sums(table, Window(recent_days + baseline_days, recent_days), metric, where)
-        joined = outer_join([recent, before.rename({"m": "before"})]).fill_null(0)
-        rate = safe_ratio(pl.col("recent") / recent_days, pl.col("before") / baseline_days)
-        return joined.select(*KEYS, rate.alias(column.name))
+        windows = {"_recent": Window(recent_days), "_before": Window(recent_days + baseline_days, recent_days)}
+        sums = view.window_sums(table, windows, metric, where)
+        rate = safe_ratio(pl.col("m_recent") / recent_days, pl.col("m_before") / baseline_days)
+        return sums.select(*KEYS, rate.alias(column.name))
 
     params = (
         ("table", table),
@@ -182,11 +177,8 @@ def monthly_trend(
 
     def compute(view: AsOf) -> pl.DataFrame:
         metric = {"m": cents(value) if value else pl.lit(1, dtype=pl.Int64)}
-        buckets = [
-            view.window_sums(table, Window(30 * (j + 1), 30 * j), metric, where).rename({"m": f"b{j}"})
-            for j in range(months)
-        ]
-        joined = outer_join(buckets).fill_null(0)
+        joined = view.window_sums(table, {str(j): Window(30 * (j + 1), 30 * j) for j in range(months)}, metric, where)
+        joined = joined.rename({f"m{j}": f"b{j}" for j in range(months)})
         # Time runs forward as j falls: bucket j sits at x = -j; slope = cov(x, y) / var(x).
         xs = [-j for j in range(months)]
         x_mean = sum(xs) / months

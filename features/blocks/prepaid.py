@@ -165,10 +165,45 @@ complaints_peer = peer_relative("complaints_peer", complaints, "count_365d", pro
 sales_peer = peer_relative("sales_peer", card_sales, "sum_90d", profile, owner=OWNER)
 
 
-def _liability(view: AsOf, window: Window) -> pl.DataFrame:
-    """Outstanding prepaid liability: money taken in minus money redeemed or refunded, in cents."""
-    signed = pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(-cents("amount"))
-    return view.window_sums(TXN, window, {"liability": signed})
+def _signed_cents() -> pl.Expr:
+    """Money taken in (sales, recharges) minus money paid out (redemptions, refunds), in cents."""
+    return pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(-cents("amount"))
+
+
+@feature_block(
+    name="liability",
+    owner=OWNER,
+    description="Outstanding prepaid liability, its growth and the share of intake refunded.",
+    tables=(TXN,),
+    columns=(
+        FeatureColumn("outstanding", "预付卡未兑付余额", "outstanding prepaid liability", "amount", 0.0, None, True),
+        FeatureColumn("growth_90d", "近90天预付余额增长率", "liability growth over 90 days", "ratio", None, 90, True),
+        FeatureColumn(
+            "refund_ratio_90d",
+            "近90天退款占售卡充值比例",
+            "refunds / sales and recharges, 90 days",
+            "ratio",
+            None,
+            90,
+            True,
+        ),
+    ),
+)
+def liability(view: AsOf) -> pl.DataFrame:
+    windows = {"_now": Window(FOREVER_DAYS), "_before": Window(FOREVER_DAYS, 90), "_90d": Window(90)}
+    metrics = {
+        "liability": _signed_cents(),
+        "inflow": pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(0),
+        "refund": pl.when(pl.col("kind") == "refund").then(cents("amount")).otherwise(0),
+    }
+    sums = view.window_sums(TXN, windows, metrics)
+    change = (pl.col("liability_now") - pl.col("liability_before")).cast(pl.Float64)
+    return sums.select(
+        *KEYS,
+        (pl.col("liability_now") / 100).alias("outstanding"),
+        safe_ratio(change, pl.col("liability_before")).alias("growth_90d"),
+        safe_ratio(pl.col("refund_90d").cast(pl.Float64), pl.col("inflow_90d")).alias("refund_ratio_90d"),
+    )
 
 
 @feature_block(
@@ -176,8 +211,8 @@ def _liability(view: AsOf, window: Window) -> pl.DataFrame:
     owner=OWNER,
     description="Escrow coverage: supervised-account balance against the outstanding prepaid liability.",
     tables=(TXN, "escrow_balances"),
+    depends_on=(liability,),
     columns=(
-        FeatureColumn("liability", "预付卡未兑付余额", "outstanding prepaid liability", "amount", 0.0, None, True),
         FeatureColumn("balance", "存管账户余额", "escrow balance", "amount", None, None, False),
         FeatureColumn("coverage", "存管覆盖率", "escrow balance / outstanding liability", "ratio", None, None, False),
         FeatureColumn("below_line", "存管覆盖率低于40%", "escrow coverage below 40 %", "flag", 0, None, True),
@@ -193,54 +228,16 @@ def _liability(view: AsOf, window: Window) -> pl.DataFrame:
     ),
 )
 def escrow(view: AsOf) -> pl.DataFrame:
-    liability = _liability(view, Window(FOREVER_DAYS)).with_columns(pl.col("liability") / 100)
+    outstanding = liability.run(view).select(*KEYS, "outstanding")
     balance = view.latest("escrow_balances", ["balance"])
     prior = view.window_sums("escrow_balances", Window(180, 90), {"c": cents("balance"), "n": pl.lit(1, pl.Int64)})
     prior = prior.select(*KEYS, safe_ratio(pl.col("c") / 100, pl.col("n")).alias("prior"))
-    joined = outer_join([liability, balance, prior])
-    coverage = pl.when(pl.col("liability") > 0).then(pl.col("balance").fill_null(0) / pl.col("liability"))
+    joined = outer_join([outstanding, balance, prior])
+    coverage = pl.when(pl.col("outstanding") > 0).then(pl.col("balance").fill_null(0) / pl.col("outstanding"))
     return joined.with_columns(
         coverage.alias("coverage"),
         (coverage < ESCROW_LINE).fill_null(False).cast(pl.Int8).alias("below_line"),
         safe_ratio(pl.col("balance"), pl.col("prior")).alias("balance_vs_prior"),
-    )
-
-
-@feature_block(
-    name="liability",
-    owner=OWNER,
-    description="Growth of the outstanding prepaid liability and the share of intake refunded.",
-    tables=(TXN,),
-    columns=(
-        FeatureColumn("growth_90d", "近90天预付余额增长率", "liability growth over 90 days", "ratio", None, 90, True),
-        FeatureColumn(
-            "refund_ratio_90d",
-            "近90天退款占售卡充值比例",
-            "refunds / sales and recharges, 90 days",
-            "ratio",
-            None,
-            90,
-            True,
-        ),
-    ),
-)
-def liability(view: AsOf) -> pl.DataFrame:
-    now = _liability(view, Window(FOREVER_DAYS))
-    before = _liability(view, Window(FOREVER_DAYS, 90)).rename({"liability": "before"})
-    flows = view.window_sums(
-        TXN,
-        Window(90),
-        {
-            "inflow": pl.when(pl.col("kind").is_in(INFLOW)).then(cents("amount")).otherwise(0),
-            "refund": pl.when(pl.col("kind") == "refund").then(cents("amount")).otherwise(0),
-        },
-    )
-    joined = outer_join([now, before, flows]).fill_null(0)
-    growth = safe_ratio((pl.col("liability") - pl.col("before")).cast(pl.Float64), pl.col("before"))
-    return joined.select(
-        *KEYS,
-        growth.alias("growth_90d"),
-        safe_ratio(pl.col("refund").cast(pl.Float64), pl.col("inflow")).alias("refund_ratio_90d"),
     )
 
 
@@ -278,9 +275,9 @@ def liability(view: AsOf) -> pl.DataFrame:
 )
 def legal_rep(view: AsOf) -> pl.DataFrame:
     current = view.latest("legal_rep_history", ["rep_age", "rep_is_local", "valid_from"])
-    terms = view.window_sums("legal_rep_history", Window(FOREVER_DAYS), {"terms": pl.lit(1, pl.Int64)})
-    recent = view.window_sums("legal_rep_history", Window(365), {"changes_365d": pl.lit(1, pl.Int64)})
-    joined = outer_join([current, terms, recent]).with_columns(pl.col("terms", "changes_365d").fill_null(0))
+    windows = {"terms": Window(FOREVER_DAYS), "changes_365d": Window(365)}
+    counts = view.window_sums("legal_rep_history", windows, {"": pl.lit(1, pl.Int64)})
+    joined = outer_join([current, counts]).with_columns(pl.col("terms", "changes_365d").fill_null(0))
     days = view.days_since("valid_from")
     age = pl.col("rep_age") + (days / 365.25).floor().cast(pl.Int64)
     # The first representative is the founder, not a change: a change needs an earlier term.

@@ -21,7 +21,7 @@ INDUSTRY_WEIGHTS: dict[str, float] = {
 }  # fmt: skip
 TOWN_WEIGHTS: tuple[float, ...] = (9, 8, 7, 7, 8, 6, 4, 7, 3, 2, 2, 4, 3, 3, 1.5, 1.5, 2, 2, 2)
 N_GRID_CELLS = 2035
-BIRTH_SHARE = 0.16  # share of firms registered inside the window (they have no events before registration)
+BIRTH_SHARE = 0.25  # share of firms registered inside the window (they have no events before registration)
 
 
 @dataclass(frozen=True)
