@@ -1,4 +1,4 @@
-"""Metrics staff feel: precision, recall and lift at the review budget, per as-of date; plus AUC, PR-AUC, calibration."""
+"""Metrics staff feel: precision, recall and lift at the review budget per as-of date; AUC, PR-AUC, calibration."""
 
 from __future__ import annotations
 

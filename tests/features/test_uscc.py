@@ -67,7 +67,12 @@ def test_problem_codes_name_what_the_sender_did_wrong() -> None:
 
 
 def test_normalisation_folds_full_width_lower_case_and_spaces() -> None:
-    raw = ["９１１１００００６０００３７３４１ｌ", " 91110000600037341l ", "9111 0000 6000 3734 1L", "91110000600037341L"]
+    raw = [
+        "９１１１００００６０００３７３４１ｌ",
+        " 91110000600037341l ",
+        "9111 0000 6000 3734 1L",
+        "91110000600037341L",
+    ]
     expected = "91110000600037341L"
     assert {normalise_uscc(r) for r in raw} == {expected}
     frame = pl.DataFrame({"uscc": raw}).select(uscc_normalise_expr("uscc"))
