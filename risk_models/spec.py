@@ -159,6 +159,8 @@ class ThematicModelSpec:
     contracts: tuple[TableContract, ...] = ()
     history_start: str = "2023-01-01"
     limitations: tuple[str, ...] = ()
+    synthetic_world: str | None = None  # "module:function" generating a demo world for this theme
+    synthetic_kwargs: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -194,6 +196,7 @@ class ThematicModelSpec:
             "contracts": [c.name for c in self.contracts],
             "history_start": self.history_start,
             "limitations": list(self.limitations),
+            "synthetic_world": self.synthetic_world,
         }
 
     def spec_hash(self) -> str:

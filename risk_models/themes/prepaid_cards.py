@@ -1,7 +1,4 @@
-"""预付卡消费预警 — prepaid-card consumption warning: which prepaid-card issuers are heading for closure or absconding.
-
-Template theme: `riskgen theme new NAME --like prepaid_cards` copies this file.
-"""
+"""预付卡消费预警 — prepaid-card consumption warning: which card issuers are heading for closure or absconding."""
 
 from __future__ import annotations
 
@@ -48,6 +45,7 @@ SPEC = ThematicModelSpec(
         ),
         rule_baseline_feature="refund_complaints__count_90d",
     ),
+    synthetic_world="features.synthetic:generate_world",
     limitations=(
         "Trained on closures observed in the registry and complaints; firms that close without any recorded trace "
         "are invisible to it.",
