@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from features.contracts import TableContract, get_contract
+from features.loading import file_sha256
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class TableStore:
 
     frames: Mapping[str, pl.LazyFrame]
     contracts: Mapping[str, TableContract]
+    paths: Mapping[str, Path] = field(default_factory=dict)
 
     @classmethod
     def from_folder(cls, folder: Path, names: list[str] | None = None) -> TableStore:
@@ -32,11 +34,19 @@ class TableStore:
         missing = [n for n in wanted if n not in paths]
         if missing:
             raise FileNotFoundError(f"{folder} lacks the tables {missing}; expected files like {missing[0]}.parquet")
-        return cls({n: pl.scan_parquet(paths[n]) for n in wanted}, {n: get_contract(n) for n in wanted})
+        return cls(
+            {n: pl.scan_parquet(paths[n]) for n in wanted},
+            {n: get_contract(n) for n in wanted},
+            {n: paths[n] for n in wanted},
+        )
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> TableStore:
         return cls({n: f.lazy() for n, f in frames.items()}, {n: get_contract(n) for n in frames})
+
+    def input_sha256(self) -> dict[str, str]:
+        """Full-content sha256 of every table file the store was opened from (for reproduction records)."""
+        return {name: file_sha256(path) for name, path in sorted(self.paths.items())}
 
     def frame(self, name: str) -> pl.LazyFrame:
         if name not in self.frames:
@@ -49,7 +59,8 @@ class TableStore:
     def with_frames(self, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> TableStore:
         """A copy with some tables replaced (used by tests that append late-recorded rows)."""
         merged = dict(self.frames) | {n: f.lazy() for n, f in frames.items()}
-        return TableStore(merged, dict(self.contracts) | {n: get_contract(n) for n in frames})
+        paths = {n: p for n, p in self.paths.items() if n not in frames}
+        return TableStore(merged, dict(self.contracts) | {n: get_contract(n) for n in frames}, paths)
 
 
 def _is_known(name: str) -> bool:
@@ -66,4 +77,4 @@ def known_at(store: TableStore, cutoff: date) -> TableStore:
     for name, frame in store.frames.items():
         recorded = store.contract(name).recorded_at
         frames[name] = frame.filter(pl.col(recorded) <= cutoff) if recorded else frame
-    return TableStore(frames, dict(store.contracts))
+    return TableStore(frames, dict(store.contracts), dict(store.paths))

@@ -15,8 +15,9 @@ def workspace() -> Path:
     return Path(os.environ.get("RISKGEN_HOME", "workspace")).resolve()
 
 
-def synthetic_data_dir() -> Path:
-    return workspace() / "data" / "synthetic"
+def synthetic_data_dir(theme: str = "prepaid_cards") -> Path:
+    """Where the demo keeps a theme's generated world (the stand-in for its delivered tables)."""
+    return workspace() / "data" / theme
 
 
 def validated_dir(as_of: date) -> Path:
@@ -33,3 +34,12 @@ def business_date(now: datetime | None = None) -> date:
     if moment.tzinfo is None:
         raise ValueError("business_date needs a time-zone-aware datetime")
     return moment.astimezone(BUSINESS_TZ).date()
+
+
+def registry_uri() -> str:
+    """The MLflow registry: `$MLFLOW_TRACKING_URI`, default a SQLite file in the workspace."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workspace() / 'mlflow' / 'mlflow.db'}"
+
+
+def training_dir(theme: str, cutoff: date) -> Path:
+    return workspace() / "training" / theme / cutoff.isoformat()

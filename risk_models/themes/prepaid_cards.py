@@ -46,6 +46,7 @@ SPEC = ThematicModelSpec(
         rule_baseline_feature="refund_complaints__count_90d",
     ),
     synthetic_world="features.synthetic:generate_world",
+    synthetic_kwargs=(("n_enterprises", 20_000),),
     limitations=(
         "Trained on closures observed in the registry and complaints; firms that close without any recorded trace "
         "are invisible to it.",

@@ -1,0 +1,1 @@
+"""Subcommands of the `riskgen` CLI, one module per noun."""

@@ -1,0 +1,67 @@
+"""`riskgen train`, `riskgen models`, `riskgen promote`: training, the registry and the champion."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pipelines import settings
+from pipelines.commands.params import ISO_DATE, resolve_theme
+from pipelines.console import console
+from pipelines.tables import open_validated_tables
+from pipelines.versioning import code_version, current_user
+from risk_models.spec import ThematicModelSpec
+
+
+@click.command()
+@click.argument("spec", metavar="THEME", callback=resolve_theme)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Delivered or validated tables (default: the theme's synthetic world in the workspace).",
+)
+@click.option(
+    "--cutoff",
+    type=ISO_DATE,
+    default="2026-06-30",
+    show_default=True,
+    help="Knowledge cutoff: rows recorded later are not used.",
+)
+@click.option("--register/--no-register", default=True, show_default=True, help="Register the model in MLflow.")
+def train(spec: ThematicModelSpec, data_dir: Path | None, cutoff: date, register: bool) -> None:
+    """Train THEME on monthly snapshots (out-of-time split), evaluate against baselines, register the model."""
+    version = train_and_register(spec, data_dir, cutoff, register)
+    if version is not None:
+        console.print(
+            f"registered [bold]{spec.registered_model_name}[/] version {version}; "
+            f"promote it with `riskgen promote {spec.name} {version}`"
+        )
+
+
+def train_and_register(spec: ThematicModelSpec, data_dir: Path | None, cutoff: date, register: bool) -> int | None:
+    """Train a theme from its tables (generating its synthetic world when none is given) and register it."""
+    from risk_models.train_theme import train_theme
+
+    world = data_dir or settings.synthetic_data_dir(spec.name)
+    with tempfile.TemporaryDirectory(prefix="riskgen-train-") as work:
+        store = open_validated_tables(spec, world if world.exists() else None, cutoff, Path(work))
+        hazard = world / "true_hazard.parquet"
+        out = settings.training_dir(spec.name, cutoff)
+        result = train_theme(
+            spec, store, cutoff, out / "report", hazard if hazard.exists() else None, progress=console.print
+        )
+        console.print(f"evaluation report: {result.report['markdown']}")
+        if not register:
+            return None
+        from model_registry.registry import Registry
+
+        registry = Registry.open(settings.registry_uri(), create=True)
+        info = registry.register(
+            result, input_sha256=store.input_sha256(), code_version=code_version(), registered_by=current_user()
+        )
+        return int(info.version)
