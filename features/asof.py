@@ -149,7 +149,12 @@ class AsOf:
             raise ValueError(f"{name} is not an interval table (no valid_from declared)")
         frame = self.table(name) if where is None else self.table(name).filter(where)
         clocks = [pl.col(c) for c in (contract.recorded_at, contract.valid_from) if c]
-        end = self.first_visible(pl.col(contract.valid_to)) if contract.valid_to else pl.lit(None)
+        # An open interval (valid_to null) never ends; search_sorted would place a null at index 0, not "never".
+        end = (
+            pl.when(pl.col(contract.valid_to).is_not_null()).then(self.first_visible(pl.col(contract.valid_to)))
+            if contract.valid_to
+            else pl.lit(None)
+        )
         rows = frame.select(
             ENTITY,
             self.first_visible(*clocks).alias("lo"),

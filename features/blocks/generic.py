@@ -1,6 +1,7 @@
 """Generic, parameterised blocks that work on any table declared by a contract: a new source needs no new code.
 
-Amounts are summed as integer cents, so window sums are exact and independent of row order.
+Amounts are summed as integer cents, so window sums are exact and independent of row order; they become yuan by one
+fixed multiplication at the end (see `yuan`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ def _filter(column: str | None, values: Sequence[str]) -> pl.Expr | None:
 
 def cents(column: str) -> pl.Expr:
     return (pl.col(column) * 100).round().cast(pl.Int64)
+
+
+def yuan(cents_expr: pl.Expr) -> pl.Expr:
+    """Cents back to yuan. Never divide by a scalar: polars turns that into a multiplication by the reciprocal on
+    multi-row frames only, so one entity and many would differ in the last digit; an explicit product is the same
+    whatever the frame's height."""
+    return cents_expr.cast(pl.Float64) * 0.01
 
 
 def safe_ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -79,7 +87,7 @@ def window_stats(
             return sums
         derived = []
         for days in windows:
-            total = pl.col(f"cents_{days}d") / 100
+            total = yuan(pl.col(f"cents_{days}d"))
             derived += [total.alias(f"sum_{days}d"), safe_ratio(total, pl.col(f"count_{days}d")).alias(f"mean_{days}d")]
         return sums.with_columns(derived)
 
@@ -126,7 +134,8 @@ def window_surge(
         metric = {"m": cents(value) if value else pl.lit(1, dtype=pl.Int64)}
         windows = {"_recent": Window(recent_days), "_before": Window(recent_days + baseline_days, recent_days)}
         sums = view.window_sums(table, windows, metric, where)
-        rate = safe_ratio(pl.col("m_recent") / recent_days, pl.col("m_before") / baseline_days)
+        # (recent / recent_days) / (before / baseline_days), as a ratio of two columns (see `yuan`)
+        rate = safe_ratio(pl.col("m_recent") * baseline_days, pl.col("m_before") * recent_days)
         return sums.select(*KEYS, rate.alias(column.name))
 
     params = (
@@ -182,12 +191,12 @@ def monthly_trend(
         # Time runs forward as j falls: bucket j sits at x = -j; slope = cov(x, y) / var(x).
         xs = [-j for j in range(months)]
         x_mean = sum(xs) / months
-        y_mean = pl.mean_horizontal([pl.col(f"b{j}") for j in range(months)])
+        y_mean = pl.sum_horizontal([pl.col(f"b{j}") for j in range(months)]).cast(pl.Float64) * (1 / months)
         cov = pl.sum_horizontal([(x - x_mean) * (pl.col(f"b{j}") - y_mean) for j, x in enumerate(xs)])
         var = sum((x - x_mean) ** 2 for x in xs)
         return joined.select(
             *KEYS,
-            safe_ratio(cov / var, y_mean).alias(columns[0].name),
+            safe_ratio(cov * (1 / var), y_mean).alias(columns[0].name),
             safe_ratio(pl.col("b0").cast(pl.Float64), y_mean).alias(columns[1].name),
         )
 
@@ -341,7 +350,8 @@ def peer_relative(
     )
 
     def compute(view: AsOf) -> pl.DataFrame:
-        groups = profile.run(view).select(*KEYS, *by)
+        # An entity whose profile is not known at the date has no peer group (not a group of its own "unknown" peers).
+        groups = profile.run(view).select(*KEYS, *by).drop_nulls(list(by))
         values = groups.join(base.run(view).select(*KEYS, column), on=list(KEYS), how="left")
         values = values.with_columns(pl.col(column).fill_null(source.default))
         median = pl.col(column).median().over(["_k", *by])

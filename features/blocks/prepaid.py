@@ -22,6 +22,7 @@ from features.blocks.generic import (
     static_attributes,
     window_stats,
     window_surge,
+    yuan,
 )
 from features.reference import COMPLAINT_CATEGORIES
 
@@ -200,7 +201,7 @@ def liability(view: AsOf) -> pl.DataFrame:
     change = (pl.col("liability_now") - pl.col("liability_before")).cast(pl.Float64)
     return sums.select(
         *KEYS,
-        (pl.col("liability_now") / 100).alias("outstanding"),
+        yuan(pl.col("liability_now")).alias("outstanding"),
         safe_ratio(change, pl.col("liability_before")).alias("growth_90d"),
         safe_ratio(pl.col("refund_90d").cast(pl.Float64), pl.col("inflow_90d")).alias("refund_ratio_90d"),
     )
@@ -231,7 +232,7 @@ def escrow(view: AsOf) -> pl.DataFrame:
     outstanding = liability.run(view).select(*KEYS, "outstanding")
     balance = view.latest("escrow_balances", ["balance"])
     prior = view.window_sums("escrow_balances", Window(180, 90), {"c": cents("balance"), "n": pl.lit(1, pl.Int64)})
-    prior = prior.select(*KEYS, safe_ratio(pl.col("c") / 100, pl.col("n")).alias("prior"))
+    prior = prior.select(*KEYS, safe_ratio(yuan(pl.col("c")), pl.col("n")).alias("prior"))
     joined = outer_join([outstanding, balance, prior])
     coverage = pl.when(pl.col("outstanding") > 0).then(pl.col("balance").fill_null(0) / pl.col("outstanding"))
     return joined.with_columns(
@@ -279,7 +280,7 @@ def legal_rep(view: AsOf) -> pl.DataFrame:
     counts = view.window_sums("legal_rep_history", windows, {"": pl.lit(1, pl.Int64)})
     joined = outer_join([current, counts]).with_columns(pl.col("terms", "changes_365d").fill_null(0))
     days = view.days_since("valid_from")
-    age = pl.col("rep_age") + (days / 365.25).floor().cast(pl.Int64)
+    age = pl.col("rep_age") + (days * 4) // 1461  # whole years of 365.25 days, in integers
     # The first representative is the founder, not a change: a change needs an earlier term.
     changed = (pl.col("terms") > 1) & (days <= 365)
     flag = changed & (age >= ELDERLY_AGE) & ~pl.col("rep_is_local")
