@@ -43,3 +43,13 @@ def registry_uri() -> str:
 
 def training_dir(theme: str, cutoff: date) -> Path:
     return workspace() / "training" / theme / cutoff.isoformat()
+
+
+def review_db_url() -> str:
+    """The review database: `$RISKGEN_REVIEW_DB` (e.g. a PostgreSQL URL), default SQLite in the workspace."""
+    url = os.environ.get("RISKGEN_REVIEW_DB")
+    if url:
+        return url
+    path = workspace() / "review" / "review.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"

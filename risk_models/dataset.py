@@ -49,7 +49,8 @@ def frame_sha256(frame: pl.DataFrame) -> str:
 
 def month_ends(first: date, last: date) -> list[date]:
     """Month-end dates from the month of `first` to `last` (inclusive when `last` is a month end)."""
-    dates, year, month = [], first.year, first.month
+    dates: list[date] = []
+    year, month = first.year, first.month
     while True:
         end = date(year, month, calendar.monthrange(year, month)[1])
         if end > last:

@@ -22,10 +22,12 @@ def observed_until(label: EventLabel | OutcomeLabel, store: TableStore) -> date:
     """The last day the outcome table tells us about (its latest recorded date)."""
     contract = store.contract(label.table)
     column = contract.recorded_at or contract.event_at
+    if column is None:
+        raise ValueError(f"outcome table {label.table!r} declares neither recorded_at nor event_at")
     latest = store.frame(label.table).select(pl.col(column).max()).collect().item()
-    if latest is None:
+    if not isinstance(latest, date):
         raise ValueError(f"outcome table {label.table!r} is empty: no label can be observed")
-    return latest  # type: ignore[no-any-return]
+    return latest
 
 
 def last_labelable_date(label: EventLabel | OutcomeLabel, store: TableStore) -> date:

@@ -42,7 +42,7 @@ def check_training(result: TrainingResult) -> list[Finding]:
     findings: list[Finding] = []
     for split in ("train", "valid", "test"):
         positives = int(result.data.part(split)["label"].sum())
-        level = "warning" if positives < MIN_POSITIVES else "ok"
+        level: Literal["ok", "warning"] = "warning" if positives < MIN_POSITIVES else "ok"
         findings.append(
             Finding(
                 level,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -65,3 +66,65 @@ def train_and_register(spec: ThematicModelSpec, data_dir: Path | None, cutoff: d
             result, input_sha256=store.input_sha256(), code_version=code_version(), registered_by=current_user()
         )
         return int(info.version)
+
+
+@click.group()
+def models() -> None:
+    """Registered model versions of a theme."""
+
+
+@models.command("list")
+@click.argument("spec", metavar="THEME", callback=resolve_theme)
+def models_list(spec: ThematicModelSpec) -> None:
+    """Versions of THEME's model with their test precision at the budget; the champion is marked."""
+    from rich.table import Table
+
+    from model_registry.registry import Registry
+
+    registry = Registry.open(settings.registry_uri())
+    table = Table(title=f"{spec.registered_model_name} — {spec.title_zh}")
+    for header in ("version", "champion", "created", "precision@budget", "AUC", "spec", "registered by"):
+        table.add_column(header)
+    for info in registry.versions(spec.name):
+        auc = info.metrics.get("test.model.auc")
+        table.add_row(
+            str(info.version),
+            "★" if info.is_champion else "",
+            info.created.strftime("%Y-%m-%d %H:%M"),
+            f"{info.precision:.3f}" if info.precision is not None else "-",
+            f"{auc:.3f}" if auc is not None else "-",
+            info.spec_hash,
+            info.tags.get("registered_by", ""),
+        )
+    console.print(table)
+
+
+@click.command()
+@click.argument("spec", metavar="THEME", callback=resolve_theme)
+@click.argument("version", type=int)
+@click.option("--why", required=True, help="Why this version should score the next runs (recorded).")
+@click.option(
+    "--expect-champion",
+    type=int,
+    default=None,
+    help="Refuse unless the current champion is this version (compare-and-set).",
+)
+@click.option("--force", is_flag=True, help="Promote even if its test precision is below the champion's.")
+def promote(spec: ThematicModelSpec, version: int, why: str, expect_champion: int | None, force: bool) -> None:
+    """Make VERSION the champion of THEME (refuses a worse version unless --force; records who and why)."""
+    from model_registry.errors import RegistryError
+    from model_registry.registry import Registry
+
+    registry = Registry.open(settings.registry_uri())
+    expected: int | Literal["any"] = "any" if expect_champion is None else expect_champion
+    try:
+        record = registry.promote(
+            spec.name, version, who=current_user(), why=why, expected_champion=expected, force=force
+        )
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(
+        f"[green]champion[/] of {spec.registered_model_name} is now version {record.version} "
+        f"(was {record.previous_champion}); precision {record.candidate_precision} vs "
+        f"{record.champion_precision}"
+    )
