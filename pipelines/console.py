@@ -48,3 +48,8 @@ def print_catalogue(blocks: list[FeatureBlock]) -> None:
             table.add_row(block.name, column.name, column.label_zh, column.label_en, block.owner)
     console.print(table)
     console.print(f"{len(blocks)} blocks, {sum(len(b.columns) for b in blocks)} columns")
+
+
+def say(message: str) -> None:
+    """Progress line printed as-is (no rich markup: theme names in brackets are text, not styles)."""
+    console.print(message, markup=False, highlight=False)

@@ -11,7 +11,7 @@ import click
 
 from pipelines import settings
 from pipelines.commands.params import ISO_DATE, resolve_theme
-from pipelines.console import console
+from pipelines.console import console, say
 from pipelines.tables import open_validated_tables
 from pipelines.versioning import code_version, current_user
 from risk_models.spec import ThematicModelSpec
@@ -53,9 +53,7 @@ def train_and_register(spec: ThematicModelSpec, data_dir: Path | None, cutoff: d
         store = open_validated_tables(spec, world if world.exists() else None, cutoff, Path(work))
         hazard = world / "true_hazard.parquet"
         out = settings.training_dir(spec.name, cutoff)
-        result = train_theme(
-            spec, store, cutoff, out / "report", hazard if hazard.exists() else None, progress=console.print
-        )
+        result = train_theme(spec, store, cutoff, out / "report", hazard if hazard.exists() else None, progress=say)
         console.print(f"evaluation report: {result.report['markdown']}")
         if not register:
             return None
@@ -125,6 +123,10 @@ def promote(spec: ThematicModelSpec, version: int, why: str, expect_champion: in
         raise click.ClickException(str(exc)) from exc
     console.print(
         f"[green]champion[/] of {spec.registered_model_name} is now version {record.version} "
-        f"(was {record.previous_champion}); precision {record.candidate_precision} vs "
+        f"(was {record.previous_champion}); test precision at the budget {_figure(record.candidate_precision)} vs "
         f"{record.champion_precision}"
     )
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from pipelines.commands.params import ISO_DATE, resolve_theme
-from pipelines.console import console
+from pipelines.console import console, say
 from pipelines.tables import open_validated_tables
 from risk_models.spec import ThematicModelSpec
 from risk_models.themes import SHIPPED_THEMES, load_theme
@@ -78,7 +78,7 @@ def theme_check(spec: ThematicModelSpec, data_dir: Path | None, cutoff: date) ->
 
     with tempfile.TemporaryDirectory(prefix="riskgen-check-") as work:
         store = open_validated_tables(spec, data_dir, cutoff, Path(work), small=True)
-        findings = check_theme(spec, store, cutoff, Path(work), progress=lambda m: console.print(m, style="dim"))
+        findings = check_theme(spec, store, cutoff, Path(work), progress=say)
     colours = {"ok": "green", "warning": "yellow", "problem": "red"}
     for finding in findings:
         console.print(f"[{colours[finding.level]}]{finding.level:>8}[/] {finding.message}")
