@@ -8,6 +8,7 @@ from pipelines.commands.data import data
 from pipelines.commands.demo import demo
 from pipelines.commands.features import features
 from pipelines.commands.models import models, promote, train
+from pipelines.commands.nightly import backfill, nightly, serve
 from pipelines.commands.theme import theme
 
 
@@ -17,7 +18,7 @@ def main() -> None:
     """riskgen: build, run and audit thematic risk models (预付卡消费预警 and more)."""
 
 
-for command in (data, features, theme, train, models, promote, demo):
+for command in (data, features, theme, train, models, promote, nightly, backfill, serve, demo):
     main.add_command(command)
 
 if __name__ == "__main__":

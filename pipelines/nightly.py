@@ -14,7 +14,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -145,16 +145,32 @@ def previous_warnings(paths: RunPaths, as_of: date) -> pl.DataFrame | None:
     return pl.read_parquet(folder / "warnings.parquet") if folder else None
 
 
-def run_theme(
-    spec: ThematicModelSpec,
-    as_of: date,
-    data_dir: Path,
-    model: Any,
-    *,
-    dossier_top: int = 200,
-    under_disposition: list[str] | None = None,
-) -> RunOutcome:
+StageCall = Callable[..., Any]
+
+
+def call_directly(stage: Callable[..., Any], *args: Any) -> Any:
+    return stage(*args)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One theme and business date to score, with the champion model and how to run each stage.
+
+    `call(stage, *args)` runs a stage; the Prefect flow passes one that runs it as a task.
+    """
+
+    spec: ThematicModelSpec
+    as_of: date
+    data_dir: Path
+    model: Any  # model_registry.LoadedModel
+    dossier_top: int = 200
+    under_disposition: tuple[str, ...] = ()
+    call: StageCall = call_directly
+
+
+def run_theme(request: RunRequest) -> RunOutcome:
     """Score one theme for one date, publish its run folder once, and push its warnings."""
+    spec, as_of = request.spec, request.as_of
     paths = RunPaths(settings.workspace() / "runs", spec.name)
     ledger = Ledger(settings.workspace() / "state" / "ledger.db")
     with run_lock(lock_path(settings.workspace() / "locks", spec.name, as_of), wait_seconds=3600):
@@ -165,10 +181,7 @@ def run_theme(
         ledger.start(run_id, spec.name, as_of)
         staging = start_staging(paths, as_of)
         try:
-            manifest = _run_stages(
-                spec, as_of, data_dir, model, staging, paths, dossier_top, under_disposition or [], run_id
-            )
-            final = publish(staging, paths, as_of, manifest)
+            final = publish(staging, paths, as_of, _run_stages(request, staging, paths, run_id))
         except RunAlreadyPublished:
             shutil.rmtree(staging, ignore_errors=True)
             ledger.finish(run_id, "noop", "published meanwhile")
@@ -178,33 +191,25 @@ def run_theme(
             ledger.finish(run_id, "failed", repr(exc)[:500])
             raise
         ledger.finish(run_id, "finished")
-    pushed = push_published(spec, as_of, final)
+    pushed = request.call(push_published, spec, as_of, final)
     return RunOutcome(spec.name, as_of, final, True, pushed, read_manifest(final)["summary"])
 
 
-def _run_stages(
-    spec: ThematicModelSpec,
-    as_of: date,
-    data_dir: Path,
-    model: Any,
-    staging: Path,
-    paths: RunPaths,
-    dossier_top: int,
-    under_disposition: list[str],
-    run_id: str,
-) -> dict[str, Any]:
+def _run_stages(request: RunRequest, staging: Path, paths: RunPaths, run_id: str) -> dict[str, Any]:
+    spec, as_of, call = request.spec, request.as_of, request.call
     started = time.perf_counter()
-    accepted = validated_folder(data_dir, as_of)
+    accepted = validated_folder(request.data_dir, as_of)
     store = known_at(TableStore.from_folder(accepted, list(spec.tables)), as_of)
-    ctx = RunContext(spec, as_of, staging, store, model, {"validate": round(time.perf_counter() - started, 3)})
-    features = stage_features(ctx)
-    scored = stage_score(ctx, features)
-    warnings = stage_list(ctx, scored, previous_warnings(paths, as_of), under_disposition)
-    warnings = stage_explain(ctx, scored, warnings)
-    summary = stage_outputs(ctx, warnings)
-    summary["dossiers"] = stage_dossiers(ctx, warnings, dossier_top)
+    ctx = RunContext(spec, as_of, staging, store, request.model, {"validate": round(time.perf_counter() - started, 3)})
+    features = call(stage_features, ctx)
+    scored = call(stage_score, ctx, features)
+    warnings = call(stage_list, ctx, scored, previous_warnings(paths, as_of), list(request.under_disposition))
+    warnings = call(stage_explain, ctx, scored, warnings)
+    summary = call(stage_outputs, ctx, warnings)
+    summary["dossiers"] = call(stage_dossiers, ctx, warnings, request.dossier_top)
     with ctx.stage("publish"):
-        pass  # the boundary before the rename, for the fault hook
+        pass  # the boundary just before the rename, for the fault hook
+    model = request.model
     return {
         "run_id": run_id,
         "theme": spec.name,
