@@ -137,7 +137,7 @@ def _uscc_problems(typed: pl.DataFrame, contract: TableContract) -> pl.DataFrame
             distinct, on=column.name, how="left", nulls_equal=True, maintain_order="left"
         )
         columns[f"problem.{column.name}"] = joined["p"]
-    return pl.DataFrame(columns, height=typed.height)
+    return pl.DataFrame(columns, height=typed.height) if columns else pl.DataFrame(height=typed.height)
 
 
 def _rule_checks(combined: pl.DataFrame, contract: TableContract, path: Path | None) -> list[pl.Series]:

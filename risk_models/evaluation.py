@@ -52,7 +52,9 @@ class Evaluation:
 def oracle_probability(hazard_file: Path, rows: pl.DataFrame, horizon_days: int) -> np.ndarray:
     """True probability of the outcome within the horizon from the synthetic world's monthly hazards:
     1 - prod(1 - h) over the months after each as-of date."""
-    hazard = pl.scan_parquet(hazard_file).rename({"uscc": ENTITY})
+    hazard = pl.scan_parquet(hazard_file)
+    key = next(c for c in hazard.collect_schema().names() if c not in ("month", "hazard"))  # the entity key
+    hazard = hazard.rename({key: ENTITY})
     months = max(1, round(horizon_days / 30.4))
     keyed = (
         rows.select(ENTITY, AS_OF)
