@@ -54,15 +54,27 @@ def _event_labels(label: EventLabel, store: TableStore, rows: pl.DataFrame) -> p
     where = pl.col(label.filter_column).is_in(list(label.filter_values)) if label.filter_column else None
     event_at = store.contract(label.table).event_at or ""
     events = _outcome_events(store, label.table, event_at, where)
-    first = events.group_by(ENTITY).agg(pl.col("_at").min().alias("_first"))
-    # Outcome events end the entity's story: the first one decides, later ones cannot happen to a closed firm.
-    labelled = rows.join(first, on=ENTITY, how="left").filter(
-        pl.col("_first").is_null() | (pl.col("_first") > pl.col(AS_OF))
+    if not label.recurrent:
+        # A terminal outcome (closure) ends the entity's story: rows on or after its first one are dropped.
+        first = events.group_by(ENTITY).agg(pl.col("_at").min().alias("_first"))
+        rows = (
+            rows.join(first, on=ENTITY, how="left")
+            .filter(pl.col("_first").is_null() | (pl.col("_first") > pl.col(AS_OF)))
+            .drop("_first")
+        )
+    # The next outcome strictly after t, whatever happened before (repeatable outcomes such as incidents).
+    upcoming = rows.sort(AS_OF).join_asof(
+        events.select(ENTITY, pl.col("_at").alias("_next")),
+        left_on=AS_OF,
+        right_on="_next",
+        by=ENTITY,
+        strategy="forward",
+        allow_exact_matches=False,
     )
-    within = pl.col("_first") <= pl.col(AS_OF).dt.offset_by(f"{label.horizon_days}d")
+    within = pl.col("_next") <= pl.col(AS_OF).dt.offset_by(f"{label.horizon_days}d")
     censored = pl.col(AS_OF) > last_labelable_date(label, store)
     value = pl.when(censored).then(None).otherwise(within.fill_null(False).cast(pl.Int8))
-    return labelled.with_columns(value.alias(LABEL)).drop("_first")
+    return upcoming.with_columns(value.alias(LABEL)).drop("_next").sort(AS_OF, ENTITY)
 
 
 def _outcome_labels(label: OutcomeLabel, store: TableStore, rows: pl.DataFrame) -> pl.DataFrame:

@@ -55,6 +55,8 @@ class EventLabel:
         filter_column, filter_values: which events count (all when no filter).
         settle_days: how long after the horizon recording may still lag; as-of dates whose horizon plus this margin
             is not yet observed get no label (right-censoring) instead of a false negative.
+        recurrent: the outcome can happen again (an incident); when false it is terminal (a closure) and an entity
+            whose outcome already happened by t leaves the training rows.
     """
 
     table: str
@@ -62,6 +64,7 @@ class EventLabel:
     filter_column: str | None = None
     filter_values: tuple[str, ...] = ()
     settle_days: int = 60
+    recurrent: bool = False
     kind: str = "event"
 
 

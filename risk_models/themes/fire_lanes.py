@@ -129,7 +129,7 @@ SPEC = ThematicModelSpec(
     ),
     tables=FIRE_LANE_WORLD_TABLES,
     cohort=Cohort(start_column="installed_at", end_column="decommissioned_at", min_age_days=30),
-    label=EventLabel(table="lane_incidents", horizon_days=90, settle_days=30),
+    label=EventLabel(table="lane_incidents", horizon_days=90, settle_days=30, recurrent=True),
     blocks=FL_FEATURE_SET,
     model=ModelParams(
         num_leaves=7,
@@ -172,8 +172,8 @@ SPEC = ThematicModelSpec(
     synthetic_world="features.synthetic.fire_lanes:generate_fire_lane_world",
     synthetic_kwargs=(("n_lanes", 1391),),
     limitations=(
-        "The label takes the first verified incident of a lane; a lane that already had one leaves the cohort, so "
-        "the model ranks lanes without a verified incident so far.",
+        "Incidents recur: a lane with an incident before t stays in the cohort and is labelled by its next one, so "
+        "past incidents (a feature) and the label are related by design.",
         "A device that is offline raises no alerts while the lane may still be blocked: a silent lane is not "
         "necessarily a clear one.",
         "Incidents are verified complaints and inspections; blockages nobody reported are invisible to the label.",
