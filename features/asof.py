@@ -15,9 +15,11 @@ from datetime import date
 
 import polars as pl
 
+from features.contracts import Column, TableContract
 from features.store import TableStore
 
 ENTITY = "entity_id"
+ENTITY_ID = "_entity"  # the entity's own id (a credit code, a lane id); ENTITY holds its integer code in a view
 K = "_k"  # index of the as-of date within AsOf.dates
 KEYS = (ENTITY, K)
 
@@ -50,23 +52,43 @@ class AsOf:
     dates: tuple[date, ...]
     entity_table: str
     _cache: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _tables: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if list(self.dates) != sorted(set(self.dates)):
             raise ValueError("as-of dates must be sorted and unique")
         self._dates = pl.Series("as_of", self.dates, dtype=pl.Date)
+        key = self.store.contract(self.entity_table).entity_key
+        ids = self.store.frame(self.entity_table).select(pl.col(key).alias(ENTITY_ID)).unique().collect()
+        # Entities travel as integer codes: every group-by, sort and join over millions of events is then on u32.
+        self.codes = ids.sort(ENTITY_ID).with_row_index(ENTITY)
 
     @property
     def n_dates(self) -> int:
         return len(self.dates)
 
     def table(self, name: str) -> pl.LazyFrame:
-        """The table with its entity key renamed to `entity_id`, pre-filtered to rows some as-of date can see."""
-        contract = self.store.contract(name)
-        frame = self.store.frame(name).rename({contract.entity_key: ENTITY})
-        if contract.recorded_at:
-            frame = frame.filter(pl.col(contract.recorded_at) <= self.dates[-1])
-        return frame
+        """The table keyed by entity code (`entity_id`), cut to rows the last as-of date can see.
+
+        Read once per view and kept in memory without free-text columns; categorical text becomes Categorical.
+        Rows of entities missing from the entity table are dropped (nothing can be scored for them).
+        """
+        if name not in self._tables:
+            contract = self.store.contract(name)
+            frame = self.store.frame(name).rename({contract.entity_key: ENTITY_ID})
+            if contract.recorded_at:
+                frame = frame.filter(pl.col(contract.recorded_at) <= self.dates[-1])
+            keep = [c.name for c in contract.columns if c.name != contract.entity_key and _kept(c, contract)]
+            frame = frame.join(self.codes.lazy(), on=ENTITY_ID, how="inner").select(ENTITY, *keep)
+            categorical = [c.name for c in contract.columns if c.allowed is not None and c.name in keep]
+            self._tables[name] = frame.with_columns(pl.col(categorical).cast(pl.Categorical)).collect()
+        return self._tables[name].lazy()
+
+    def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Replace entity codes by the entities' ids."""
+        return (
+            frame.join(self.codes, on=ENTITY, how="left").with_columns(pl.col(ENTITY_ID).alias(ENTITY)).drop(ENTITY_ID)
+        )
 
     def first_visible(self, *date_exprs: pl.Expr) -> pl.Expr:
         """Index of the first as-of date on or after every given date (== n_dates when none)."""
@@ -173,9 +195,10 @@ class AsOf:
         order = order_by or self._event_at(name)
         frame = self.table(name) if where is None else self.table(name).filter(where)
         rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
-        rows = rows.filter(pl.col(K) < self.n_dates).sort([ENTITY, K, "_order"])
-        best = rows.group_by(KEYS, maintain_order=True).last()
-        record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
+        rows = rows.filter(pl.col(K) < self.n_dates)
+        # The best row of each (entity, date index), ties broken by the values themselves so results are stable.
+        best = rows.group_by(KEYS).agg(pl.all().sort_by(["_order", *columns], nulls_last=False).last())
+        record = best.sort(KEYS).filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
         return self.spread(record.collect()).drop("_order")
 
     def spread(self, changes: pl.DataFrame) -> pl.DataFrame:
@@ -204,6 +227,12 @@ class AsOf:
         if contract.event_at is None:
             raise ValueError(f"table {name} declares no event_at column")
         return contract.event_at
+
+
+def _kept(column: Column, contract: TableContract) -> bool:
+    """Free text (names, summaries), personal data and row ids are never feature inputs: leave them on disk."""
+    row_id = column.name in contract.keys and column.dtype == pl.String and column.allowed is None
+    return not (column.free_text or column.pii or row_id)
 
 
 def outer_join(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from features.asof import ENTITY, KEYS, AsOf, K
+from features.asof import ENTITY, ENTITY_ID, KEYS, AsOf, K
 from features.blocks.base import FeatureBlock
 from features.store import TableStore
 
@@ -48,7 +48,7 @@ def build_feature_frame(
     if frame.select(pl.struct(KEYS).is_duplicated().any()).item():
         raise AssertionError("feature frame has duplicate (entity, as-of) rows: a block returned duplicates")
     as_of = pl.lit(pl.Series(AS_OF, dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
-    return frame.select(ENTITY, as_of, pl.exclude(ENTITY, K))
+    return view.decode(frame).sort(ENTITY, K).select(ENTITY, as_of, pl.exclude(ENTITY, K))
 
 
 def feature_columns(blocks: Sequence[FeatureBlock]) -> list[str]:
@@ -66,10 +66,16 @@ def _check_names(blocks: Sequence[FeatureBlock]) -> None:
 
 
 def _grid(view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
-    key = view.store.contract(view.entity_table).entity_key
-    if entities is None:
-        ids = view.store.frame(view.entity_table).select(pl.col(key).alias(ENTITY)).unique().collect()
-    else:
-        ids = pl.DataFrame({ENTITY: list(entities)}, schema={ENTITY: pl.String}).unique(maintain_order=True)
+    """Entity codes × date indices. Requested ids unknown to the entity table still get a row (all defaults)."""
+    codes = view.codes
+    if entities is not None:
+        wanted = pl.DataFrame({ENTITY_ID: list(entities)}, schema={ENTITY_ID: pl.String}).unique()
+        unknown = wanted.join(codes, on=ENTITY_ID, how="anti")
+        if unknown.height:
+            raise KeyError(
+                f"{unknown.height} requested entities are not in {view.entity_table}: "
+                f"{unknown[ENTITY_ID].head(3).to_list()}"
+            )
+        codes = codes.join(wanted, on=ENTITY_ID, how="semi")
     indices = pl.DataFrame({K: range(view.n_dates)}, schema={K: pl.Int32})
-    return ids.sort(ENTITY).join(indices, how="cross")
+    return codes.select(ENTITY).sort(ENTITY).join(indices, how="cross")

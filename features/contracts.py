@@ -33,6 +33,7 @@ class Column:
         uscc: the column holds a unified social credit code (normalised, then checksum-checked).
         pii: sensitive personal information, masked in every output.
         not_future: a date that may not lie after the delivery's as-of date.
+        free_text: names and summaries: shown to people, never a feature input (the feature engine skips it).
     """
 
     name: str
@@ -46,6 +47,7 @@ class Column:
     uscc: bool = False
     pii: bool = False
     not_future: bool = True
+    free_text: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ ENTERPRISES = register_contract(
         recorded_at="recorded_at",
         columns=(
             USCC,
-            Column("name", pl.String, "企业名称", "registered name"),
+            Column("name", pl.String, "企业名称", "registered name", free_text=True),
             Column("industry_code", pl.String, "行业代码", "GB/T 4754-2017 class", allowed=tuple(INDUSTRIES)),
             Column("sector", pl.String, "行业板块", "riskgen sector grouping of the industry", allowed=SECTORS),
             Column("town", pl.String, "所属镇街", "town or street (镇街)", allowed=TOWNS),
@@ -87,7 +87,13 @@ LEGAL_REP_HISTORY = register_contract(
         valid_to="valid_to",
         columns=(
             USCC,
-            Column("rep_name", pl.String, "法定代表人姓名", "legal representative's name (public registry data)"),
+            Column(
+                "rep_name",
+                pl.String,
+                "法定代表人姓名",
+                "legal representative's name (public registry data)",
+                free_text=True,
+            ),
             Column("rep_id_number", pl.String, "身份证号", "resident ID number (sensitive, masked)", pii=True),
             Column("rep_age", pl.Int64, "任职时年龄", "age when the term began", minimum=16, maximum=100),
             Column("rep_is_local", pl.Boolean, "是否本地户籍", "household registration in Hangzhou"),
@@ -146,7 +152,14 @@ COMPLAINTS = register_contract(
                 minimum=0.0,
                 maximum=MAX_AMOUNT_YUAN,
             ),
-            Column("text", pl.String, "投诉摘要", "short summary without complainant identity", required=False),
+            Column(
+                "text",
+                pl.String,
+                "投诉摘要",
+                "short summary without complainant identity",
+                required=False,
+                free_text=True,
+            ),
         ),
     )
 )

@@ -70,7 +70,7 @@ FIRE_LANES = register_contract(
         recorded_at="recorded_at",
         columns=(
             _lane_id("lane id FL-<division>-<number>"),
-            Column("name", pl.String, "车道名称", "lane name (community and position)"),
+            Column("name", pl.String, "车道名称", "lane name (community and position)", free_text=True),
             Column("community", pl.String, "所属社区/村", "community or village"),
             Column("town", pl.String, "所属镇街", "town or street (镇街)", allowed=TOWNS),
             Column("grid_cell", pl.String, "网格", "grid cell (网格) id"),

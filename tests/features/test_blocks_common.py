@@ -90,8 +90,9 @@ def test_output_names(block: FeatureBlock) -> None:
 @parametrize_blocks
 def test_one_row_per_entity_and_date(block: FeatureBlock) -> None:
     store = oracle.to_store(_tables_for(block, WORLD))
-    raw = block.run(AsOf(store, tuple(DATES), "enterprises"))
-    assert raw.columns == [*KEYS, *(c.name for c in block.columns)]
+    view = AsOf(store, tuple(DATES), "enterprises")
+    raw = view.decode(block.run(view))
+    assert sorted(raw.columns) == sorted([*KEYS, *(c.name for c in block.columns)])
     assert not raw.select(pl.struct(KEYS).is_duplicated().any()).item(), "the block returned duplicate keys"
     assert raw["_k"].is_between(0, len(DATES) - 1).all()
     assert set(raw["entity_id"].unique()) <= set(ENTITIES)
