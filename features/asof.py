@@ -151,6 +151,8 @@ class AsOf:
             pl.col(recorded or event_at.meta.output_name()).alias("_r"),
             *[expr.alias(m) for m, expr in metrics.items()],
         )
+        if self.n_dates == 1:
+            return self._window_sums_one_date(base, windows, list(metrics))
         parts, columns = [], []
         for suffix, w in windows.items():
             named = [f"{m}{suffix}" for m in metrics]
@@ -163,6 +165,19 @@ class AsOf:
             parts.append(self._running_sums(rows, named))
             columns += named
         return self._spread_running(parts, columns)
+
+    def _window_sums_one_date(self, base: pl.LazyFrame, windows: dict[str, Window], metrics: list[str]) -> pl.DataFrame:
+        """One as-of date (the nightly run): every window and metric in a single group-by of the visible rows."""
+        t = pl.lit(self.dates[0])
+        visible = base.filter((pl.col("_r") <= t) & (pl.col("_e") <= t))
+        sums = []
+        for suffix, w in windows.items():
+            inside = (pl.col("_e") > t.dt.offset_by(f"-{w.end_days}d")) & (
+                pl.col("_e") <= t.dt.offset_by(f"-{w.start_days}d")
+            )
+            sums += [pl.col(m).filter(inside).sum().alias(f"{m}{suffix}") for m in metrics]
+        grouped = visible.group_by(ENTITY).agg(sums).with_columns(pl.lit(0, dtype=pl.Int32).alias(K))
+        return grouped.select(ENTITY, K, pl.exclude(ENTITY, K)).collect()
 
     def active_counts(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
         """Number of intervals of an interval table in force at each date (`valid_from <= t < valid_to`)."""
@@ -196,9 +211,11 @@ class AsOf:
         frame = self.table(name) if where is None else self.table(name).filter(where)
         rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
         rows = rows.filter(pl.col(K) < self.n_dates)
-        # The best row of each (entity, date index), ties broken by the values themselves so results are stable.
-        best = rows.group_by(KEYS).agg(pl.all().sort_by(["_order", *columns], nulls_last=False).last())
-        record = best.sort(KEYS).filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
+        # The best row of each (entity, date index); rows tied on the order key are resolved by their values, so
+        # the result never depends on row order. Ties are rare: sorting what is left is cheap.
+        best = rows.filter(pl.col("_order") == pl.col("_order").max().over(KEYS))
+        best = best.sort([*KEYS, *columns], nulls_last=False).unique(KEYS, keep="last", maintain_order=True)
+        record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
         return self.spread(record.collect()).drop("_order")
 
     def spread(self, changes: pl.DataFrame) -> pl.DataFrame:

@@ -47,6 +47,8 @@ def build_feature_frame(
         )
     if frame.select(pl.struct(KEYS).is_duplicated().any()).item():
         raise AssertionError("feature frame has duplicate (entity, as-of) rows: a block returned duplicates")
+    # Categories leave the engine as plain text: models encode them with codes fixed at training.
+    frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
     as_of = pl.lit(pl.Series(AS_OF, dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
     return view.decode(frame).sort(ENTITY, K).select(ENTITY, as_of, pl.exclude(ENTITY, K))
 
