@@ -2,8 +2,15 @@
 
 `generate_world` writes enterprises, legal_rep_history, abnormal_list, complaints, prepaid_transactions,
 escrow_balances and closures (exactly their contracts' columns and dtypes), the oracle `true_hazard.parquet`, and a
-sender `manifest.json` last. The latent risk process that drives every table is described in
-`features.synthetic.latent`; the other modules turn it into observed rows with noise and confounders.
+sender `manifest.json` last.
+
+Latent model in brief (details in `features.synthetic.latent`): each firm has a sector, size (registered capital,
+card members) and age; a monthly AR(1) distress state around a frailty (sector prior, size effect, unobserved
+effect) sets a sudden-closure hazard and the chance of entering an "exit mode" in which the firm winds down and
+closes within about 1-9 months, or recovers. The other modules turn that state into observed rows with noise and
+confounders: `prepaid` (daily card transactions and month-end escrow balances), `complaints`, `registry` (firms,
+legal representatives, closures), `abnormal` (the abnormal operation list) and `dirty` (rows for the validator to
+quarantine). `writer` streams every chunk to Parquet and publishes the folder atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,18 +74,11 @@ def generate_world(
     Returns:
         The summary with rows per table and the elapsed seconds.
     """
-    if n_enterprises < 1:
-        raise ValueError(f"n_enterprises must be positive, got {n_enterprises}")
-    if not 0.0 <= dirty_rate < 0.5:
-        raise ValueError(f"dirty_rate must lie in [0, 0.5), got {dirty_rate}")
+    params = _generator_params(n_enterprises, start, end, seed, dirty_rate)
     began = time.perf_counter()
     grid = month_grid(start, end)
     shocks = sector_shocks(seed, grid.n)
     n_chunks = -(-n_enterprises // CHUNK_SIZE)
-    params = {
-        "n_enterprises": n_enterprises, "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
-        "dirty_rate": dirty_rate, "chunk_size": CHUNK_SIZE, "version": GENERATOR_VERSION,
-    }  # fmt: skip
     columns = (TextColumn("synthetic world"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with WorldWriter(Path(out_dir), params) as writer, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("chunks", total=n_chunks)
@@ -88,3 +89,22 @@ def generate_world(
             bar.advance(task)
         rows = writer.commit()
     return WorldSummary(out_dir=Path(out_dir), rows=rows, seconds=time.perf_counter() - began)
+
+
+def _generator_params(n_enterprises: int, start: date, end: date, seed: int, dirty_rate: float) -> dict[str, Any]:
+    """Check the arguments and return them as the manifest's `generator` record."""
+    if n_enterprises < 1:
+        raise ValueError(f"n_enterprises must be positive, got {n_enterprises}")
+    if not 0.0 <= dirty_rate < 0.5:
+        raise ValueError(f"dirty_rate must lie in [0, 0.5), got {dirty_rate}")
+    if end < start:
+        raise ValueError(f"end {end} precedes start {start}")
+    return {
+        "n_enterprises": n_enterprises,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "seed": seed,
+        "dirty_rate": dirty_rate,
+        "chunk_size": CHUNK_SIZE,
+        "version": GENERATOR_VERSION,
+    }

@@ -41,12 +41,12 @@ def _operating_cells(rng: np.random.Generator, chunk: Chunk) -> tuple[np.ndarray
     firms, lat, grid = chunk.firms, chunk.latent, chunk.grid
     lo, hi = chunk.cell_bounds()
     size = (firms.members / 60.0) ** 0.8 * np.where(firms.prepaid, 1.0, 0.6)
-    surge = 1.0 + np.where(lat.exiting, 1.5 * np.minimum(lat.tenure + 1, 4), 0.0)
+    surge = 1.0 + np.where(lat.exiting, 3.0 * np.minimum(lat.tenure + 1, 4), 0.0)
     education = np.isin(firms.sector, (SECTORS.index("education_training"), SECTORS.index("early_education")))
     season = np.where(grid.spring_festival, 0.8, 1.0)[None, :] * np.where(
         education[:, None] & np.isin(grid.month, (7, 8, 9))[None, :], 1.3, 1.0
     )
-    rate = BASE_RATE * size[:, None] * np.exp(0.45 * np.maximum(lat.distress - 0.5, 0.0)) * surge * season
+    rate = BASE_RATE * size[:, None] * np.exp(0.6 * np.maximum(lat.distress - 0.5, 0.0)) * surge * season
     counts = rng.poisson(np.where(hi >= lo, rate, 0.0))
     f, m = np.nonzero(counts)
     f, m = np.repeat(f, counts[f, m]), np.repeat(m, counts[f, m])

@@ -1,20 +1,27 @@
 """The latent risk process: monthly distress, exit mode, closure hazard and closure timing.
 
-Every firm carries a frailty `mu` (sector prior + small-firm and sole-trader effects + an unobserved firm effect) and a
-monthly distress state `D` that follows an AR(1) around it, with firm shocks and sector-wide monthly shocks shared by
-all chunks. A firm is in one of two modes:
+Every firm carries a frailty `mu` (sector prior, higher for education, fitness and beauty; smaller firms and sole
+traders riskier; plus an unobserved firm effect, sd 0.8) and a monthly distress state `D` that follows an AR(1)
+around it (rho 0.96, shock sd 0.3), with small sector-wide monthly shocks shared by all chunks. A firm is in one of
+two modes:
 
-* normal: it closes suddenly with hazard `sigmoid(a0 + b0*D + start-up effect + season)`; each month it may enter
-  exit mode with probability `sigmoid(a1 + b1*D)`, so a distressed firm is much more likely to start winding down;
+* normal: it closes suddenly with hazard `sigmoid(-7.0 + 2.2*D + start-up effect + season)` (young firms and the
+  month after Spring Festival are riskier, education also in Aug/Sep); each month it enters exit mode with
+  probability `sigmoid(-6.1 + 2.2*D)`, so a distressed firm is far more likely to start winding down;
 * exit mode (winding down): it closes with a firm-specific hazard of 10-35 % a month (lead times of about 1-9
   months) or reverts to normal with 7 % a month (firms whose distress passes without closure).
+
+Firms registered before the window are survivors, so their frailty and starting distress are drawn with survival
+weighting (the population starts near equilibrium); firms born in the window start unselected. With these values
+about 5 % of prepaid-filing firms close within any 180-day window.
 
 `hazard[f, m]` is exactly the probability used to draw closure in month m given the state at the month's start, so it
 is the true hazard written to `true_hazard.parquet`. Observable signals are drawn later from this state with noise:
 exit mode drives the strong pre-closure signals (sales spike for "promoter" firms, redemptions collapsing, escrow
-drawdown, refund complaints, a change of legal representative to a non-local elderly "professional closer"), while
-distress in normal mode drives only weak ones. Sudden closures therefore remain hard to foresee, and the true hazard
-ranks firms far better than any model of the observed tables can.
+drawdown, a surge of refund complaints, a change of legal representative to a non-local elderly "professional
+closer"), while distress in normal mode drives only weak ones (fewer sales and visits, lower escrow coverage, more
+complaints, occasional abnormal listings). Sudden closures therefore remain hard to foresee, and the true hazard
+ranks firms far better (AUC ~0.93 for closure within 180 days) than a model of the observed tables (~0.8).
 """
 
 from __future__ import annotations
@@ -122,12 +129,36 @@ class _State:
     closed: np.ndarray
 
 
+@dataclass
+class _History:
+    """Monthly matrices (firms x months) filled in by the loop."""
+
+    distress: np.ndarray
+    hazard: np.ndarray
+    exiting: np.ndarray
+    tenure: np.ndarray
+    alive: np.ndarray
+    close_month: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int, months: int) -> _History:
+        zeros = np.zeros((n, months), np.float32)
+        return cls(
+            distress=zeros,
+            hazard=zeros.copy(),
+            exiting=np.zeros((n, months), bool),
+            tenure=np.full((n, months), -1, np.int16),
+            alive=np.zeros((n, months), bool),
+            close_month=np.full(n, -1, np.int64),
+        )
+
+
 def simulate_latent(
     rng: np.random.Generator,
     firms: Firms,
     grid: MonthGrid,
     shocks: np.ndarray,
-    params: LatentParams = LatentParams(),  # noqa: B008  (frozen, safe as a default)
+    params: LatentParams = LatentParams(),  # frozen, so a shared default is safe
 ) -> Latent:
     """Run the monthly distress / exit / closure process for one chunk.
 
@@ -141,35 +172,28 @@ def simulate_latent(
     Returns:
         The latent state, hazards and closure timing.
     """
-    n, months = len(firms), grid.n
+    n = len(firms)
     mu = frailty(rng, firms, grid, params)
     state = _initial_state(rng, firms, grid, mu, params)
     exit_hazard = rng.uniform(*params.exit_hazard, n)
     season = hazard_season(grid)
-    out = {k: np.zeros((n, months), np.float32) for k in ("distress", "hazard")}
-    exiting, alive = np.zeros((n, months), bool), np.zeros((n, months), bool)
-    tenure = np.full((n, months), -1, np.int16)
-    close_month = np.full(n, -1, np.int64)
-    for m in range(months):
+    hist = _History.empty(n, grid.n)
+    for m in range(grid.n):
         if m > 0:
             noise = rng.normal(0.0, params.sigma, n) + shocks[firms.sector, m]
             state.d = params.rho * state.d + (1 - params.rho) * mu + noise
-        alive[:, m] = (firms.reg_day <= grid.hi[m]) & ~state.closed
+        alive = (firms.reg_day <= grid.hi[m]) & ~state.closed
         age = np.maximum(grid.lo[m] - firms.reg_day, 0) / 365.25
-        sudden = sigmoid(
-            params.sudden_base
-            + params.sudden_slope * state.d
-            + params.start_up * np.exp(-age / 1.5)
-            + season[firms.sector, m]
-        )
-        hazard = np.where(alive[:, m], np.where(state.in_exit, exit_hazard, sudden), 0.0)
+        logit = params.sudden_base + params.sudden_slope * state.d + params.start_up * np.exp(-age / 1.5)
+        sudden = sigmoid(logit + season[firms.sector, m])
+        hazard = np.where(alive, np.where(state.in_exit, exit_hazard, sudden), 0.0)
         closes = rng.random(n) < hazard
-        out["distress"][:, m], out["hazard"][:, m] = state.d, hazard
-        exiting[:, m], tenure[:, m] = state.in_exit & alive[:, m], np.where(alive[:, m], state.tenure, -1)
-        close_month[closes] = m
+        hist.distress[:, m], hist.hazard[:, m], hist.alive[:, m] = state.d, hazard, alive
+        hist.exiting[:, m], hist.tenure[:, m] = state.in_exit & alive, np.where(alive, state.tenure, -1)
+        hist.close_month[closes] = m
         state.closed |= closes
-        _transition(rng, state, alive[:, m] & ~closes, params)
-    return _finish(rng, firms, grid, mu, out, exiting, tenure, alive, close_month, params)
+        _transition(rng, state, alive & ~closes, params)
+    return _finish(rng, firms, grid, mu, hist, params)
 
 
 def _initial_state(
@@ -202,33 +226,25 @@ def _transition(rng: np.random.Generator, state: _State, stays: np.ndarray, para
 
 
 def _finish(
-    rng: np.random.Generator,
-    firms: Firms,
-    grid: MonthGrid,
-    mu: np.ndarray,
-    out: dict[str, np.ndarray],
-    exiting: np.ndarray,
-    tenure: np.ndarray,
-    alive: np.ndarray,
-    close_month: np.ndarray,
-    params: LatentParams,
+    rng: np.random.Generator, firms: Firms, grid: MonthGrid, mu: np.ndarray, hist: _History, params: LatentParams
 ) -> Latent:
     """Draw closure days and kinds and the firms' closing styles."""
     n = len(firms)
+    close_month = hist.close_month
     closed = close_month >= 0
     m = np.maximum(close_month, 0)
     day = uniform_days(rng, np.maximum(grid.lo[m], firms.reg_day), grid.hi[m])
-    via_exit = closed & exiting[np.arange(n), m]
+    via_exit = closed & hist.exiting[np.arange(n), m]
     # Winding-down firms mostly abscond or just close; sudden closures are more often orderly deregistrations.
     cum = np.where(via_exit[:, None], np.array([0.5, 0.9, 1.0]), np.array([0.15, 0.65, 1.0]))
     kind = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), 2)
     return Latent(
         mu=mu,
-        distress=out["distress"],
-        exiting=exiting,
-        tenure=tenure,
-        hazard=out["hazard"],
-        alive=alive,
+        distress=hist.distress,
+        exiting=hist.exiting,
+        tenure=hist.tenure,
+        hazard=hist.hazard,
+        alive=hist.alive,
         close_month=close_month,
         close_day=np.where(closed, day, NO_DAY),
         close_kind=np.where(closed, kind, -1),

@@ -138,5 +138,5 @@ def poisson_days(
 
 def categorical(rng: np.random.Generator, cum_probs: np.ndarray) -> np.ndarray:
     """Draw one category per row from row-wise cumulative probabilities (shape rows x categories)."""
-    u = rng.random(cum_probs.shape[0])[:, None]
+    u = rng.random((cum_probs.shape[0], 1))
     return np.minimum((u > cum_probs).sum(axis=1), cum_probs.shape[1] - 1)

@@ -6,9 +6,12 @@ disagree with the validator.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from features.reference import INDUSTRIES, TOWNS, XIAOSHAN_DIVISION
+import numpy as np
+import polars as pl
+
+from features.reference import TOWNS, XIAOSHAN_DIVISION
 from features.synthetic.profiles import INDUSTRY_CODES, grid_cells_per_town
 from features.uscc import USCC_ALPHABET, id_check_char, uscc_check_char
 
@@ -21,14 +24,23 @@ GIVEN_CHARS = (
     "海燕萍亮春梅兰凤洁志新宏东晓丹晶慧颖翔天博瑞泽睿子涵思嘉雨萱梓轩一诺浙杭钱江越"
 )
 # 字号 (trade names): two-character words common in Xiaoshan shop names.
-TRADE_NAMES = (
+_TRADE_WORDS = (
     "启航 博雅 新程 星辰 卓越 华美 金色 阳光 锦绣 东方 瑞丰 恒信 嘉禾 德馨 悦享 优客 明德 致远 睿思 乐学 "
     "青禾 朗悦 知行 尚品 艺林 雅韵 智慧 未来 蓝海 天成 鸿运 兴旺 同心 益善 康宁 颐和 福瑞 美辰 丽人 伊人 "
     "名媛 简约 时光 花语 初见 悦美 逸品 盛世 湘湖 钱塘 越韵 江南 西子 萧然 湘悦 潮鸣 浦阳 临湖 云帆 乐动 "
     "力健 劲道 动感 活力 优体 燃点 顶峰 飞跃 奔腾 童趣 小树 彩虹 贝乐 蒲公英 小太阳 书香 墨韵 琴韵 舞韵 "
     "味道 老街 好味 鲜香 食尚 家和 福满 聚福 百味 一品 清风 水润 净然 洁美 车之家 途安 驰远 安康 颐年 "
     "夕阳红 万家 惠民 佳佳 好邻居 恒通 宏达 新源 永盛 泰和 华腾 中盛 凯旋 汇丰 金鼎 银河 宝岛 壹号 初心"
-).split()
+)
+TRADE_NAMES: tuple[str, ...] = tuple(_TRADE_WORDS.split())
+# Characters common in trade names; pairs and triples of them make most 字号 (瑞轩, 鑫盛达).
+NAME_CHARS = (
+    "安邦宝贝碧博灿昌辰成诚驰创淳聪达丹道德迪鼎东朵恩帆方飞丰峰锋福富港高歌格冠光广贵国海瀚翰航豪好浩禾合和恒弘宏"
+    "泓鸿华桦欢辉徽惠慧佳嘉建健江杰金锦晋京晶景菁久聚君俊凯康科坤澜朗乐力立丽利励良亮林琳霖灵领龙隆鲁禄伦洛美萌盟"
+    "米妙敏明铭沐楠宁诺鹏品平朴奇琪麒启谦乾勤青清擎庆秋全泉群然仁荣容融瑞睿润森善尚圣盛诗石仕世硕思松泰腾天通同彤"
+    "拓万旺威维伟卫文沃希熙祥翔潇晓欣新鑫信星兴雄秀旭轩宣雅亚焱阳扬耀伊依怡亿益逸毅翊意英盈颖永优佑宇雨语玉裕元源"
+    "远悦越云韵泽哲臻振正知志致智中众洲卓梓紫尊"
+)
 INDUSTRY_WORDS: dict[str, tuple[str, ...]] = {
     "8391": ("职业技能培训", "教育培训"), "8392": ("体育发展", "体育文化"), "8393": ("文化艺术", "艺术培训"),
     "8399": ("教育科技", "教育咨询"), "8310": ("幼儿托育", "早教服务"), "8930": ("健身服务", "体育健身"),
@@ -126,41 +138,82 @@ def id_numbers(rng: np.random.Generator, local: np.ndarray, age: np.ndarray, val
     return np.array([b + id_check_char(b) for b in bodies], dtype=object)
 
 
-def person_names(rng: np.random.Generator, n: int) -> np.ndarray:
+def person_names(rng: np.random.Generator, n: int) -> pl.Series:
     """Chinese personal names: a common surname and one or two given-name characters."""
-    surnames = np.array(list(SURNAMES), dtype=object)
-    given = np.array(list(GIVEN_CHARS), dtype=object)
-    first = surnames[np.floor(rng.random(n) ** 1.6 * len(surnames)).astype(np.int64)]  # common surnames first
-    second = given[rng.integers(0, len(given), n)]
-    third = np.where(rng.random(n) < 0.7, given[rng.integers(0, len(given), n)], "")
-    return first + second + third
+    first = np.floor(rng.random(n) ** 1.6 * len(SURNAMES)).astype(np.int64)  # common surnames first
+    second = rng.integers(0, len(GIVEN_CHARS), n)
+    third = np.where(rng.random(n) < 0.7, rng.integers(0, len(GIVEN_CHARS), n), len(GIVEN_CHARS))
+    given = [*GIVEN_CHARS, ""]  # the extra empty entry makes one-character given names
+    name = pl.concat_str(_take(SURNAMES, first), _take(GIVEN_CHARS, second), _take(given, third))
+    return pl.select(name.alias("rep_name")).to_series()
 
 
-def company_names(rng: np.random.Generator, industry: np.ndarray, etype: np.ndarray, town: np.ndarray) -> np.ndarray:
-    """Registered names such as 杭州萧山启航教育培训有限公司 or 萧山区城厢启航美容美发店.
+def _affine(gidx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """An affine bijection of firm numbers onto [0, size): distinct numbers below `size` never collide."""
+    a = int(rng.integers(size // 3, size)) | 1
+    while math.gcd(a, size) != 1:
+        a += 2
+    return (a * gidx + int(rng.integers(0, size))) % size
+
+
+def _take(values: tuple[str, ...] | list[str] | str, idx: np.ndarray) -> pl.Expr:
+    """values[idx] as a String expression (polars concatenates strings far faster than object arrays)."""
+    return pl.lit(pl.Series(list(values), dtype=pl.String).gather(idx))
+
+
+def trade_names(gidx: np.ndarray, seed: int) -> tuple[pl.Expr, np.ndarray]:
+    """字号 (trade names) that are practically unique per firm, and a variant digit 0-3 per firm.
+
+    Half the firms get a two-character name (a word such as 启航, or a pair of name characters such as 瑞轩), half
+    a three-character one (such as 鑫盛达). Within each class an affine bijection of the firm number picks the
+    (name, variant) pair, so two firms share both only when their numbers differ by a multiple of the class size.
+
+    Returns:
+        (trade name expression, variant digit array).
+    """
+    rng = np.random.default_rng([seed, 78])
+    k, n_words = len(NAME_CHARS), len(TRADE_NAMES)
+    three = rng.random(len(gidx)) < 0.5
+    pick = np.where(three, _affine(gidx, k**3 * 4, rng), _affine(gidx, (n_words + k * k) * 4, rng))
+    z, variant = pick // 4, pick % 4
+    pair = np.maximum(z - n_words, 0)
+    first = np.where(three, z // (k * k) % k, pair // k % k)
+    second = np.where(three, z // k % k, pair % k)
+    chars = pl.concat_str(_take(NAME_CHARS, first), _take(NAME_CHARS, second))
+    chars = pl.when(pl.lit(pl.Series(three))).then(pl.concat_str(chars, _take(NAME_CHARS, z % k))).otherwise(chars)
+    is_word = pl.lit(pl.Series(~three & (z < n_words)))
+    return pl.when(is_word).then(_take(TRADE_NAMES, np.minimum(z, n_words - 1))).otherwise(chars), variant
+
+
+def company_names(
+    rng: np.random.Generator, gidx: np.ndarray, industry: np.ndarray, etype: np.ndarray, town: np.ndarray, seed: int
+) -> pl.Series:
+    """Registered names such as 杭州萧山启航教育培训有限公司, 杭州鑫盛达餐饮管理有限公司 or 萧山区城厢瑞轩美容美发店.
 
     Args:
-        rng: random generator.
+        rng: random generator (legal form only).
+        gidx: global firm numbers (they pick the trade name, see `trade_names`).
         industry: index into INDUSTRY_CODES.
         etype: 0 company, 1 sole trader, 2 cooperative.
         town: index into TOWNS.
+        seed: world seed.
 
     Returns:
-        Object array of names.
+        A String series of names.
     """
-    n = len(industry)
-    trade = np.array(TRADE_NAMES, dtype=object)[rng.integers(0, len(TRADE_NAMES), n)]
-    pick = rng.integers(0, 2, n)
-    words = np.array([INDUSTRY_WORDS[c][k] for c in INDUSTRY_CODES for k in range(2)], dtype=object)
-    word = words[industry * 2 + pick]
-    shop = np.array([SHOP_WORDS[c] for c in INDUSTRY_CODES], dtype=object)[industry]
-    place = np.where(rng.random(n) < 0.6, "杭州萧山", "杭州")
-    form = np.where(rng.random(n) < 0.85, "有限公司", "有限责任公司")
-    town_short = np.array([t.removesuffix("街道").removesuffix("镇") for t in TOWNS], dtype=object)[town]
-    company = place + trade + word + form
-    sole = "萧山区" + town_short + trade + shop
-    coop = "杭州萧山" + trade + "果蔬专业合作社"
-    return np.select([etype == 0, etype == 1], [company, sole], coop).astype(object)
+    trade, variant = trade_names(gidx, seed)
+    words = [INDUSTRY_WORDS[c][k] for c in INDUSTRY_CODES for k in range(2)]
+    towns = [t.removesuffix("街道").removesuffix("镇") for t in TOWNS]
+    place = _take(("杭州萧山", "杭州"), variant // 2)
+    form = _take(("有限公司", "有限责任公司"), (rng.random(len(gidx)) >= 0.85).astype(np.int64))
+    company = pl.concat_str(place, trade, _take(words, industry * 2 + variant % 2), form)
+    sole = pl.concat_str(
+        pl.lit("萧山区"), _take(towns, town), trade, _take([SHOP_WORDS[c] for c in INDUSTRY_CODES], industry)
+    )
+    coop = pl.concat_str(pl.lit("杭州萧山"), trade, pl.lit("果蔬专业合作社"))
+    kind = pl.lit(pl.Series(etype))
+    name = pl.when(kind == 0).then(company).when(kind == 1).then(sole).otherwise(coop)
+    return pl.select(name.alias("name")).to_series()
 
 
 def grid_cell_ids(town: np.ndarray, cell: np.ndarray) -> np.ndarray:
@@ -172,8 +225,3 @@ def grid_cell_ids(town: np.ndarray, cell: np.ndarray) -> np.ndarray:
     )
     offsets = np.concatenate([[0], np.cumsum(per_town)[:-1]])
     return all_ids[offsets[town] + cell - 1]
-
-
-def industry_label(code: str) -> str:
-    """Chinese industry name of a GB/T 4754 code (used in complaint texts)."""
-    return INDUSTRIES[code][1]

@@ -31,7 +31,7 @@ def rep_change_days(rng: np.random.Generator, chunk: Chunk) -> tuple[np.ndarray,
     """
     firms, lat, grid = chunk.firms, chunk.latent, chunk.grid
     n = chunk.n
-    parts = [(np.arange(n), firms.reg_day, np.full(n, INITIAL))]
+    parts: list[tuple[np.ndarray, np.ndarray, int]] = [(np.arange(n), firms.reg_day, INITIAL)]
     # Older firms may have changed representative before the window.
     old = np.flatnonzero((firms.reg_day < grid.start_day - 730) & (rng.random(n) < 0.3))
     parts.append((old, uniform_days(rng, firms.reg_day[old] + 180, np.full(len(old), grid.start_day - 1)), ORDINARY))
@@ -48,7 +48,7 @@ def rep_change_days(rng: np.random.Generator, chunk: Chunk) -> tuple[np.ndarray,
     parts.append((f[keep], day[keep], CLOSER))
     firm = np.concatenate([np.asarray(p[0], np.int64) for p in parts])
     days = np.concatenate([np.asarray(p[1], np.int64) for p in parts])
-    kind = np.concatenate([np.broadcast_to(np.asarray(p[2], np.int64), len(p[0])) for p in parts])
+    kind = np.concatenate([np.full(len(p[0]), p[2], np.int64) for p in parts])
     order = np.lexsort((kind, days, firm))
     firm, days, kind = firm[order], days[order], kind[order]
     last_of_day = np.append((firm[1:] != firm[:-1]) | (days[1:] != days[:-1]), True)
@@ -63,13 +63,13 @@ def legal_rep_history(rng: np.random.Generator, chunk: Chunk) -> tuple[pl.DataFr
     """
     firm, valid_from, kind = rep_change_days(rng, chunk)
     k = len(firm)
-    elderly_ordinary = (kind == ORDINARY) & (rng.random(k) < 0.03)
+    elderly_ordinary = (kind == ORDINARY) & (rng.random(k) < 0.06)
     age = np.select(
         [kind == CLOSER, elderly_ordinary, kind == ORDINARY],
         [rng.integers(60, 80, k), rng.integers(60, 73, k), np.clip(rng.normal(40, 10, k), 22, 75)],
         np.clip(rng.normal(38, 9, k), 20, 70),
     ).astype(np.int64)
-    p_local = np.select([kind == CLOSER, elderly_ordinary, kind == ORDINARY], [0.1, 0.5, 0.7], 0.65)
+    p_local = np.select([kind == CLOSER, elderly_ordinary, kind == ORDINARY], [0.1, 0.4, 0.7], 0.65)
     local = rng.random(k) < p_local
     recorded = valid_from + lag_days(rng, k, 0, 20)
     known = recorded <= chunk.grid.end_day  # changes registered after the window end are not known yet
@@ -102,7 +102,7 @@ def deregistration(rng: np.random.Generator, chunk: Chunk) -> tuple[np.ndarray, 
         (status index into ENTERPRISE_STATUSES, deregistered_at day or NULL_DAY, day it was recorded).
     """
     lat, n = chunk.latent, chunk.n
-    kind = np.array(CLOSURE_KIND_NAMES + ("",))[lat.close_kind]
+    kind = np.array((*CLOSURE_KIND_NAMES, ""))[lat.close_kind]
     u = rng.random(n)
     # Orderly closers deregister soon; others much later or never; absconders are often revoked after listing.
     delay = np.select(
@@ -119,7 +119,7 @@ def deregistration(rng: np.random.Generator, chunk: Chunk) -> tuple[np.ndarray, 
 
 
 def enterprises(
-    rng: np.random.Generator, chunk: Chunk, rep_recorded: np.ndarray, dereg: tuple[np.ndarray, ...]
+    rng: np.random.Generator, chunk: Chunk, rep_recorded: np.ndarray, dereg: tuple[np.ndarray, ...], seed: int
 ) -> pl.DataFrame:
     """The enterprises table: one row per firm with its registry facts as last written by the window end."""
     firms = chunk.firms
@@ -130,7 +130,7 @@ def enterprises(
         "enterprises",
         {
             "uscc": chunk.codes,
-            "name": company_names(rng, firms.industry, firms.etype, firms.town),
+            "name": company_names(rng, firms.gidx, firms.industry, firms.etype, firms.town, seed),
             "industry_code": np.array(INDUSTRY_CODES, dtype=object)[firms.industry],
             "sector": np.array([INDUSTRIES[c][0] for c in INDUSTRY_CODES], dtype=object)[firms.industry],
             "town": np.array(TOWNS, dtype=object)[firms.town],

@@ -55,7 +55,7 @@ def build_tables(chunk: Chunk, seed: int, dirty_rate: float) -> dict[str, pl.Dat
     )
     txn = transactions(prepaid_rng, chunk, flows)
     return {
-        "enterprises": enterprises(registry_rng, chunk, rep_recorded, dereg),
+        "enterprises": enterprises(registry_rng, chunk, rep_recorded, dereg, seed),
         "legal_rep_history": reps,
         "abnormal_list": abnormal_list(abnormal_rng, chunk, dereg[1]),
         "complaints": cosmetic_codes(dirty_rng, dirty_complaints, dirty_rate),

@@ -91,6 +91,7 @@ class WorldWriter:
                 f"{self.out_dir} exists, is not empty and holds no manifest.json; refusing to replace"
             )
         self.generator = dict(generator)
+        _remove_stale_stages(self.out_dir)
         self.stage = self.out_dir.parent / f".{self.out_dir.name}.tmp-{os.getpid()}"
         if self.stage.exists():
             shutil.rmtree(self.stage)
@@ -163,6 +164,24 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _remove_stale_stages(out_dir: Path) -> None:
+    """Delete staging/old folders of this world left by processes that died (their pid is no longer alive)."""
+    for path in out_dir.parent.glob(f".{out_dir.name}.*-*"):
+        kind, _, pid = path.name.removeprefix(f".{out_dir.name}.").partition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:
