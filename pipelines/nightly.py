@@ -49,6 +49,8 @@ class RunContext:
     store: TableStore
     model: Any  # model_registry.LoadedModel
     timings: dict[str, float] = field(default_factory=dict)
+    explained: Any = None  # risk_models.explain.Contributions of the listed entities, set by the explain stage
+    peer_groups: list[str] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

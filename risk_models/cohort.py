@@ -17,7 +17,7 @@ def cohort_frame(cohort: Cohort, store: TableStore, entity_table: str, dates: Se
     """(entity_id, as_of) for every entity in the cohort at every date.
 
     An entity is in when its row was recorded by t, it started by t (and at least `min_age_days` before), it had not
-    ended by t, and it meets every `where` filter.
+    ended by t (deregistered, or an outcome of `ended_by` known by t), and it meets every `where` filter.
     """
     contract = store.contract(entity_table)
     frame = store.frame(entity_table).rename({contract.entity_key: ENTITY})
@@ -32,4 +32,19 @@ def cohort_frame(cohort: Cohort, store: TableStore, entity_table: str, dates: Se
         keep &= pl.col(cohort.start_column) <= pl.col(AS_OF).dt.offset_by(f"-{cohort.min_age_days}d")
     if cohort.end_column:
         keep &= pl.col(cohort.end_column).is_null() | (pl.col(cohort.end_column) > pl.col(AS_OF))
-    return rows.filter(keep).select(ENTITY, AS_OF).unique().sort(AS_OF, ENTITY).collect()
+    rows = rows.filter(keep).select(ENTITY, AS_OF)
+    if cohort.ended_by:
+        rows = rows.join(_ended(store, cohort.ended_by, dates), on=[ENTITY, AS_OF], how="anti")
+    return rows.unique().sort(AS_OF, ENTITY).collect()
+
+
+def _ended(store: TableStore, table: str, dates: Sequence[date]) -> pl.LazyFrame:
+    """(entity_id, as_of) pairs where an outcome of `table` had happened and been recorded by the date."""
+    contract = store.contract(table)
+    events = store.frame(table).select(
+        pl.col(contract.entity_key).alias(ENTITY),
+        pl.max_horizontal([pl.col(c) for c in (contract.event_at, contract.recorded_at) if c]).alias("_known"),
+    )
+    first = events.group_by(ENTITY).agg(pl.col("_known").min())
+    as_of = pl.DataFrame({AS_OF: sorted(set(dates))}, schema={AS_OF: pl.Date}).lazy()
+    return first.join(as_of, how="cross").filter(pl.col("_known") <= pl.col(AS_OF)).select(ENTITY, AS_OF)

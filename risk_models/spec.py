@@ -37,12 +37,15 @@ class Cohort:
         start_column: the entity exists from this date (e.g. registration).
         end_column: the entity no longer exists from this date (e.g. deregistration); null means still there.
         min_age_days: entities younger than this are not scored (too little history to judge).
+        ended_by: an outcome table (e.g. closures): an entity whose outcome was recorded by t has already ended
+            and is no longer scored.
     """
 
     where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     start_column: str | None = "registered_at"
     end_column: str | None = "deregistered_at"
     min_age_days: int = 0
+    ended_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ OWNER = "prepaid-card model team"
 TXN = "prepaid_transactions"
 INFLOW = ("sale", "recharge")
 OUTFLOW = ("redemption", "refund")
-ESCROW_LINE = 0.4  # Shanghai: escrow must cover 40 % of the outstanding prepaid balance
+ESCROW_SHARE = 0.2  # Shaoxing: warn when the account balance is below 20 % of the money recharged
+MATERIAL_INTAKE_YUAN = 100_000
 ELDERLY_AGE = 60
 FOREVER_DAYS = 36_500
 
@@ -162,6 +163,15 @@ abnormal_list = interval_state(
     label_zh="列入经营异常名录",
     label_en="on the abnormal operation list",
 )
+unreachable = interval_state(
+    "unreachable",
+    "abnormal_list",
+    owner=OWNER,
+    filter_column="reason",
+    filter_values=("unreachable_address",),
+    label_zh="因无法联系列入异常名录",
+    label_en="listed as unreachable at the registered address",
+)
 complaints_peer = peer_relative("complaints_peer", complaints, "count_365d", profile, owner=OWNER)
 sales_peer = peer_relative("sales_peer", card_sales, "sum_90d", profile, owner=OWNER)
 
@@ -174,10 +184,14 @@ def _signed_cents() -> pl.Expr:
 @feature_block(
     name="liability",
     owner=OWNER,
-    description="Outstanding prepaid liability, its growth and the share of intake refunded.",
+    description="Net prepaid intake (money taken in less money redeemed or refunded), its growth and the share of "
+    "intake refunded.",
     tables=(TXN,),
     columns=(
-        FeatureColumn("outstanding", "预付卡未兑付余额", "outstanding prepaid liability", "amount", 0.0, None, True),
+        # Net intake since the feed began: the platform reports flows, not the balance carried in from before.
+        FeatureColumn(
+            "outstanding", "观测期内预收净额", "net prepaid intake since the feed began", "amount", 0.0, None, True
+        ),
         FeatureColumn("growth_90d", "近90天预付余额增长率", "liability growth over 90 days", "ratio", None, 90, True),
         FeatureColumn(
             "refund_ratio_90d",
@@ -210,13 +224,29 @@ def liability(view: AsOf) -> pl.DataFrame:
 @feature_block(
     name="escrow",
     owner=OWNER,
-    description="Escrow coverage: supervised-account balance against the outstanding prepaid liability.",
+    description="Escrow coverage: the supervised-account balance against the money taken in by card sales and "
+    "recharges over the last year (Shaoxing's line: a balance below 20 % of the money recharged).",
     tables=(TXN, "escrow_balances"),
-    depends_on=(liability,),
     columns=(
         FeatureColumn("balance", "存管账户余额", "escrow balance", "amount", None, None, False),
-        FeatureColumn("coverage", "存管覆盖率", "escrow balance / outstanding liability", "ratio", None, None, False),
-        FeatureColumn("below_line", "存管覆盖率低于40%", "escrow coverage below 40 %", "flag", 0, None, True),
+        FeatureColumn(
+            "coverage",
+            "存管余额占近一年售卡充值额比例",
+            "escrow balance / card sales and recharges, 365 days",
+            "ratio",
+            None,
+            365,
+            False,
+        ),
+        FeatureColumn(
+            "below_line",
+            "存管余额低于近一年充值额的20%",
+            "escrow balance below 20 % of a year's recharges",
+            "flag",
+            0,
+            365,
+            True,
+        ),
         FeatureColumn(
             "balance_vs_prior",
             "存管余额较3-6个月前之比",
@@ -229,15 +259,18 @@ def liability(view: AsOf) -> pl.DataFrame:
     ),
 )
 def escrow(view: AsOf) -> pl.DataFrame:
-    outstanding = liability.run(view).select(*KEYS, "outstanding")
+    intake = view.window_sums(TXN, Window(365), {"intake": cents("amount")}, pl.col("kind").is_in(INFLOW))
+    intake = intake.select(*KEYS, yuan(pl.col("intake")).alias("intake"))
     balance = view.latest("escrow_balances", ["balance"])
     prior = view.window_sums("escrow_balances", Window(180, 90), {"c": cents("balance"), "n": pl.lit(1, pl.Int64)})
     prior = prior.select(*KEYS, safe_ratio(yuan(pl.col("c")), pl.col("n")).alias("prior"))
-    joined = outer_join([outstanding, balance, prior])
-    coverage = pl.when(pl.col("outstanding") > 0).then(pl.col("balance").fill_null(0) / pl.col("outstanding"))
+    joined = outer_join([intake, balance, prior])
+    coverage = pl.when(pl.col("intake") > 0).then(pl.col("balance").fill_null(0) / pl.col("intake"))
+    # A firm with little intake cannot cross a line that matters: the rule applies from a material intake on.
+    material = pl.col("intake").fill_null(0) >= MATERIAL_INTAKE_YUAN
     return joined.with_columns(
         coverage.alias("coverage"),
-        (coverage < ESCROW_LINE).fill_null(False).cast(pl.Int8).alias("below_line"),
+        ((coverage < ESCROW_SHARE) & material).fill_null(False).cast(pl.Int8).alias("below_line"),
         safe_ratio(pl.col("balance"), pl.col("prior")).alias("balance_vs_prior"),
     )
 
@@ -316,6 +349,7 @@ PREPAID_FEATURE_SET: tuple[FeatureBlock, ...] = (
     liability,
     legal_rep,
     abnormal_list,
+    unreachable,
     complaints_peer,
     sales_peer,
 )

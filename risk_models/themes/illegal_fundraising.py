@@ -173,7 +173,7 @@ SPEC = ThematicModelSpec(
     "before investors lose their money.",
     entity=Entity(table="enterprises", label_zh="企业", label_en="enterprise"),
     tables=FUNDRAISING_WORLD_TABLES,
-    cohort=Cohort(min_age_days=30),
+    cohort=Cohort(min_age_days=30, ended_by="fundraising_cases"),
     label=EventLabel(table="fundraising_cases", horizon_days=365, settle_days=60),
     blocks=IFR_FEATURE_SET,
     model=ModelParams(

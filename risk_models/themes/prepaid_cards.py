@@ -23,14 +23,21 @@ SPEC = ThematicModelSpec(
     "the firms most likely to leave card holders unpaid first.",
     entity=Entity(table="enterprises", label_zh="企业", label_en="enterprise"),
     tables=PREPAID_WORLD_TABLES,
-    cohort=Cohort(where=(("prepaid_filing", (True,)),), min_age_days=90),
+    cohort=Cohort(where=(("prepaid_filing", (True,)),), min_age_days=90, ended_by="closures"),
     label=EventLabel(table="closures", horizon_days=180, filter_column="kind", filter_values=("absconding", "closure")),
     blocks=PREPAID_FEATURE_SET,
     model=ModelParams(),
     policy=WarningPolicy(
         budget_per_run=100,
         triggers=(
-            RuleTrigger("escrow__below_line", ">=", 1, "orange", "资金存管覆盖率低于40%", "escrow coverage below 40 %"),
+            RuleTrigger(
+                "escrow__below_line",
+                ">=",
+                1,
+                "orange",
+                "存管账户余额低于近一年充值额的20%",
+                "escrow balance below 20 % of the money recharged in a year",
+            ),
             RuleTrigger(
                 "legal_rep__elderly_nonlocal_change",
                 ">=",
@@ -40,7 +47,12 @@ SPEC = ThematicModelSpec(
                 "legal representative changed to a non-local elderly person",
             ),
             RuleTrigger(
-                "abnormal_list__active", ">=", 1, "yellow", "已列入经营异常名录", "on the abnormal operation list"
+                "unreachable__active",
+                ">=",
+                1,
+                "yellow",
+                "因通过登记住所无法联系被列入经营异常名录",
+                "on the abnormal operation list: unreachable at the registered address",
             ),
         ),
         rule_baseline_feature="refund_complaints__count_90d",

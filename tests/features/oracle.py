@@ -41,7 +41,8 @@ CLOCKS: dict[str, tuple[str, str, str | None, str | None]] = {
 
 INFLOW = ("sale", "recharge")
 FOREVER_DAYS = 36_500
-ESCROW_LINE = 0.4
+ESCROW_SHARE = 0.2  # Shaoxing line, as in features/blocks/prepaid.py
+MATERIAL_INTAKE_YUAN = 100_000
 ELDERLY_AGE = 60
 
 
@@ -257,18 +258,19 @@ def signed_liability_cents(tables: Tables, entity: str, t: date, end: int, start
 
 
 def escrow(tables: Tables, entity: str, t: date) -> Values:
-    liability = signed_liability_cents(tables, entity, t, FOREVER_DAYS) / 100
+    sold = in_window(tables, "prepaid_transactions", entity, t, 365)
+    intake = sum(to_cents(r["amount"]) for r in sold if r["kind"] in INFLOW) / 100
     last = latest(tables, "escrow_balances", entity, t)
     balance = None if last is None else last["balance"]
     prior_rows = in_window(tables, "escrow_balances", entity, t, 180, 90)
     prior = ratio(metric_total(prior_rows, "balance") / 100, len(prior_rows))
-    # No known escrow balance counts as an empty escrow account against a positive liability.
-    coverage = (balance or 0.0) / liability if liability > 0 else None
+    # No known escrow balance counts as an empty escrow account against the year's intake.
+    coverage = (balance or 0.0) / intake if intake > 0 else None
+    material = intake >= MATERIAL_INTAKE_YUAN
     return {
-        "liability": liability,
         "balance": balance,
         "coverage": coverage,
-        "below_line": 1 if coverage is not None and coverage < ESCROW_LINE else 0,
+        "below_line": 1 if coverage is not None and coverage < ESCROW_SHARE and material else 0,
         "balance_vs_prior": ratio(balance, prior),
     }
 

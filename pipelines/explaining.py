@@ -1,0 +1,33 @@
+"""The explain stage: exact contributions for every listed entity, stored with the base value, and their reasons."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from features.asof import ENTITY
+from features.atomic import write_parquet_atomic
+from risk_models.explain import contributions
+from risk_models.reasons import REASONS, peer_columns, peer_medians, reasons_for
+from risk_models.scoring import RANK
+
+if TYPE_CHECKING:
+    from pipelines.nightly import RunContext
+
+
+def explain_listed(ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
+    """Warnings with `reasons` (structs) and `reasons_zh` (text); writes contributions.parquet and peers.parquet."""
+    listed = warnings.filter(pl.col("tier").is_not_null())[ENTITY]
+    rows = scored.filter(pl.col(ENTITY).is_in(listed.to_list())).sort(RANK)
+    explained = contributions(ctx.model.scorer, rows, booster=ctx.model.booster)
+    write_parquet_atomic(explained.to_frame(), ctx.staging / "contributions.parquet")
+    groups = peer_columns(ctx.spec, scored)
+    peers = peer_medians(scored, list(explained.feature_names), groups)
+    write_parquet_atomic(peers, ctx.staging / "peers.parquet")
+    reasons = reasons_for(ctx.spec, rows, explained, warnings.select(ENTITY, "triggers"), peers, group_cols=groups)
+    ctx.timings["max_additivity_error"] = explained.max_additivity_error
+    ctx.explained = explained
+    ctx.peer_groups = groups
+    text = pl.col(REASONS).list.eval(pl.element().struct.field("text_zh")).list.join("；").alias("reasons_zh")
+    return warnings.join(reasons.select(ENTITY, REASONS, text), on=ENTITY, how="left")
