@@ -25,6 +25,7 @@ TORN_ROW_REASON = "possibly_torn_last_row"
 class TableSummary:
     table: str
     source: str
+    sha256: str
     encoding: str | None
     delivered: int
     accepted: int
@@ -170,6 +171,7 @@ def _validate_table(
     summary = TableSummary(
         contract.name,
         str(path),
+        delivery.sha256,
         delivery.encoding,
         validation.delivered,
         validation.accepted.height,

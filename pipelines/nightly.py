@@ -170,6 +170,20 @@ class RunRequest:
     call: StageCall = call_directly
 
 
+class SpecMismatch(RuntimeError):
+    """The champion was trained from another declaration of the theme than the one in the code now."""
+
+
+def check_champion_spec(spec: ThematicModelSpec, model: Any) -> None:
+    """Refuse to score with a champion whose spec hash differs: its features would silently mean something else."""
+    if model.version.spec_hash != spec.spec_hash():
+        raise SpecMismatch(
+            f"the champion of {spec.name} (version {model.version.version}) was trained with spec "
+            f"{model.version.spec_hash}, the theme is now {spec.spec_hash()}: retrain it (`riskgen train {spec.name}`) "
+            "and promote the new version"
+        )
+
+
 def run_theme(request: RunRequest) -> RunOutcome:
     """Score one theme for one date, publish its run folder once, and push its warnings."""
     spec, as_of = request.spec, request.as_of
@@ -178,6 +192,7 @@ def run_theme(request: RunRequest) -> RunOutcome:
     with run_lock(lock_path(settings.workspace() / "locks", spec.name, as_of), wait_seconds=3600):
         if paths.published(as_of):
             return _push_existing(spec, as_of, paths)
+        check_champion_spec(spec, request.model)
         ledger.mark_crashed(spec.name, as_of)
         run_id = f"{spec.name}-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
         ledger.start(run_id, spec.name, as_of)

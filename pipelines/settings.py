@@ -20,12 +20,14 @@ def synthetic_data_dir(theme: str = "prepaid_cards") -> Path:
     return workspace() / "data" / theme
 
 
-def validated_dir(as_of: date) -> Path:
-    return workspace() / "validated" / as_of.isoformat()
+def validated_dir(as_of: date, source: Path) -> Path:
+    """Where the validation of one delivery folder for one date goes (deliveries of different sources never mix)."""
+    return workspace() / "validated" / as_of.isoformat() / source.resolve().name
 
 
-def delivery_history_dir() -> Path:
-    return workspace() / "state" / "deliveries"
+def delivery_history_dir(source: Path) -> Path:
+    """Row counts of earlier deliveries of one source (for the volume-collapse check)."""
+    return workspace() / "state" / "deliveries" / source.resolve().name
 
 
 def business_date(now: datetime | None = None) -> date:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from features.dataset_validation import REPORT_FILE, accepted_path, validate_dataset
+from features.loading import file_sha256
 from features.store import TableStore
 from pipelines import settings
 from pipelines.console import console, print_validation
@@ -32,18 +33,37 @@ def generate_theme_world(spec: ThematicModelSpec, out_dir: Path, *, small: bool 
 
 
 def validated_folder(data_dir: Path, as_of: date, out_dir: Path | None = None) -> Path:
-    """The accepted-tables folder for `data_dir`: reuse a passed validation, else validate the delivery now."""
+    """The accepted-tables folder for `data_dir`: reuse a validation of exactly these files, else validate now.
+
+    A corrected feed for the same date has a new sha256, so it is validated again, never served from a stale copy.
+    """
     report = data_dir / REPORT_FILE
-    if report.exists():
+    if report.exists():  # `data_dir` is itself a validation output
         if not json.loads(report.read_text(encoding="utf-8"))["ok"]:
             raise SystemExit(f"{report} records blocking failures; fix the delivery and validate again")
         return accepted_path(data_dir, "x").parent
-    target = out_dir or settings.validated_dir(as_of)
-    result = validate_dataset(data_dir, target, as_of=as_of, history_dir=settings.delivery_history_dir(), run_gx=False)
+    target = out_dir or settings.validated_dir(as_of, data_dir)
+    if _validated_same_files(target / REPORT_FILE):
+        return accepted_path(target, "x").parent
+    result = validate_dataset(
+        data_dir, target, as_of=as_of, history_dir=settings.delivery_history_dir(data_dir), run_gx=False
+    )
     print_validation(result)
     if not result.ok:
         sys.exit(1)
     return accepted_path(target, "x").parent
+
+
+def _validated_same_files(report: Path) -> bool:
+    if not report.exists():
+        return False
+    content = json.loads(report.read_text(encoding="utf-8"))
+    tables = content.get("tables", [])
+    return (
+        bool(content.get("ok"))
+        and bool(tables)
+        and all(Path(t["source"]).exists() and file_sha256(Path(t["source"])) == t.get("sha256") for t in tables)
+    )
 
 
 def open_validated_tables(

@@ -65,7 +65,7 @@ def data_generate(out_dir: Path | None, enterprises: int, start: date, end: date
     "out_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where accepted rows, quarantine and reports go (default: $RISKGEN_HOME/validated/<as-of>).",
+    help="Where accepted rows, quarantine and reports go (default: $RISKGEN_HOME/validated/<as-of>/<source>).",
 )
 @click.option("--table", "tables", multiple=True, help="A table that must be present (repeatable).")
 @click.option(
@@ -110,7 +110,7 @@ def run_validation(
 ) -> DatasetValidation:
     """Validate a delivery folder and print the per-table summary."""
     codes = _read_allowlist(allowlist) if allowlist else ()
-    target = out_dir or settings.validated_dir(as_of)
+    target = out_dir or settings.validated_dir(as_of, data_dir)
     with console.status(f"validating {data_dir} as of {as_of}"):
         try:
             result = validate_dataset(
@@ -119,7 +119,7 @@ def run_validation(
                 as_of=as_of,
                 tables=tables,
                 uscc_allowlist=codes,
-                history_dir=settings.delivery_history_dir(),
+                history_dir=settings.delivery_history_dir(data_dir),
                 confirm_volume=confirm_volume,
                 run_gx=gx,
             )
