@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 export RISKGEN_HOME ?= $(CURDIR)/workspace
+export PREFECT_HOME ?= $(RISKGEN_HOME)/prefect
 
 .PHONY: demo test test-fast check bench lock clean
 
