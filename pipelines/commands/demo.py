@@ -47,19 +47,29 @@ def demo(themes: tuple[str, ...], seed: int) -> None:
 
 
 def _show_list(result: dict[str, object]) -> None:
+    """The top ten of a published list, and where the list, summary and dossiers are."""
     from pathlib import Path
+
+    from rich.table import Table
 
     run_dir = Path(str(result["run_dir"]))
     warnings = pl.read_parquet(run_dir / "warnings.parquet").filter(pl.col("tier").is_not_null())
-    columns = [
-        c
-        for c in ("rank", "tier_zh", "status_zh", "entity_id", "entity__name", "entity__town", "probability")
-        if c in warnings.columns
-    ]
-    console.rule(f"{result['theme']}: {warnings.height} warnings")
-    with pl.Config(tbl_rows=10, tbl_width_chars=140, fmt_str_lengths=30, tbl_hide_dataframe_shape=True):
-        console.print(str(warnings.select(columns).head(10)), markup=False, highlight=False)
+    table = Table(title=f"{result['theme']} {result['as_of']}: {warnings.height} warnings (top 10)")
+    for header in ("#", "等级", "状态", "名称 name", "镇街", "概率", "首要原因 first reason"):
+        table.add_column(header, overflow="fold")
+    for row in warnings.head(10).iter_rows(named=True):
+        reasons = row.get("reasons") or []
+        table.add_row(
+            str(row["rank"]),
+            row["tier_zh"],
+            row["status_zh"],
+            str(row.get("entity__name") or row["entity_id"]),
+            str(row.get("entity__town") or ""),
+            f"{row['probability']:.0%}",
+            reasons[0]["text_zh"] if reasons else "",
+        )
+    console.print(table)
+    console.print(f"list: {run_dir / 'warnings.xlsx'}\nsummary: {run_dir / 'summary.md'}", markup=False)
     dossiers = sorted((run_dir / "dossiers").glob("*.html")) if (run_dir / "dossiers").exists() else []
-    console.print(f"list: {run_dir / 'warnings.xlsx'}  summary: {run_dir / 'summary.md'}")
     if dossiers:
-        console.print(f"dossiers: {len(dossiers)} in {run_dir / 'dossiers'} (e.g. {dossiers[0].name})")
+        console.print(f"dossiers: {len(dossiers)} in {run_dir / 'dossiers'}", markup=False)
