@@ -44,9 +44,12 @@ class TableStore:
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> TableStore:
         return cls({n: f.lazy() for n, f in frames.items()}, {n: get_contract(n) for n in frames})
 
+    def input_files(self) -> dict[str, dict[str, str]]:
+        """Path and full-content sha256 of every table file the store was opened from (reproduction records)."""
+        return {name: {"path": str(path), "sha256": file_sha256(path)} for name, path in sorted(self.paths.items())}
+
     def input_sha256(self) -> dict[str, str]:
-        """Full-content sha256 of every table file the store was opened from (for reproduction records)."""
-        return {name: file_sha256(path) for name, path in sorted(self.paths.items())}
+        return {name: entry["sha256"] for name, entry in self.input_files().items()}
 
     def frame(self, name: str) -> pl.LazyFrame:
         if name not in self.frames:

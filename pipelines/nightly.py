@@ -238,7 +238,7 @@ def _run_stages(request: RunRequest, staging: Path, paths: RunPaths, run_id: str
             "version": str(model.version.version),
             "sha256": model.scorer.sha256,
         },
-        "inputs": store.input_sha256(),
+        "inputs": store.input_files(),
         "counts": {"cohort": features.height, "listed": summary["listed"]},
         "summary": summary,
         "timings": ctx.timings,
