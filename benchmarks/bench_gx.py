@@ -4,8 +4,9 @@
 
 Every path runs in a fresh subprocess (so peak RSS is that path's own): the frame is built, the process RSS is
 read, then the path is timed. Paths: `to_pandas` (the conversion GX needs), `polars_rules` (the same rules as
-plain polars expressions, for comparison) and `gx_suite` (`run_expectation_suite`: conversion, validation, JSON,
-Data Docs).
+plain polars expressions, for comparison), `riskgen_quarantine` (the shipped row-level validation with reason codes,
+on typed input; `_text`: on all-text input as a CSV arrives) and `gx_suite` (`run_expectation_suite`: conversion,
+validation, JSON, Data Docs).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from features.reference import COMPLAINT_CATEGORIES, COMPLAINT_CHANNELS
 from features.tables import COMPLAINTS, MAX_AMOUNT_YUAN
 from features.uscc import USCC_PATTERN, uscc_check_char
 
-PATHS = ("to_pandas", "polars_rules", "gx_suite")
+PATHS = ("to_pandas", "polars_rules", "riskgen_quarantine", "riskgen_quarantine_text", "gx_suite")
 
 
 def valid_codes(count: int) -> list[str]:
@@ -99,6 +100,14 @@ def run_path(path: str, frame: pl.DataFrame) -> str:
         return f"{len(frame.to_pandas()):,} rows"
     if path == "polars_rules":
         return f"{sum(polars_rules(frame).values())} violations"
+    if path.startswith("riskgen_quarantine"):
+        # The shipped row-level validation: every rule, reason codes, accepted + quarantined frames. The `_text`
+        # variant validates the frame as a CSV delivers it (every column text, dates and numbers parsed).
+        from features.validation import validate_frame
+
+        delivered = frame.select(pl.all().cast(pl.String)) if path.endswith("_text") else frame
+        result = validate_frame(delivered, COMPLAINTS, as_of=date(2026, 6, 30))
+        return f"{result.accepted.height:,} accepted, {result.quarantined.height:,} quarantined"
     from features.gx_suite import run_expectation_suite
 
     with tempfile.TemporaryDirectory() as out:
