@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.commands.audit import audit
+from pipelines.commands.audit import audit, explain
 from pipelines.commands.data import data
 from pipelines.commands.demo import demo
 from pipelines.commands.features import features
@@ -19,7 +19,7 @@ def main() -> None:
     """riskgen: build, run and audit thematic risk models (预付卡消费预警 and more)."""
 
 
-for command in (data, features, theme, train, models, promote, nightly, backfill, serve, audit, demo):
+for command in (data, features, theme, train, models, promote, nightly, backfill, serve, explain, audit, demo):
     main.add_command(command)
 
 if __name__ == "__main__":

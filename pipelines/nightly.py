@@ -190,10 +190,11 @@ def run_theme(request: RunRequest) -> RunOutcome:
     paths = RunPaths(settings.workspace() / "runs", spec.name)
     ledger = Ledger(settings.workspace() / "state" / "ledger.db")
     with run_lock(lock_path(settings.workspace() / "locks", spec.name, as_of), wait_seconds=3600):
+        # Before the published check: an attempt killed after its rename (before `finish`) is dead too.
+        ledger.mark_crashed(spec.name, as_of)
         if paths.published(as_of):
             return _push_existing(spec, as_of, paths)
         check_champion_spec(spec, request.model)
-        ledger.mark_crashed(spec.name, as_of)
         run_id = f"{spec.name}-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
         ledger.start(run_id, spec.name, as_of)
         staging = start_staging(paths, as_of)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from features.dataset_validation import REPORT_FILE, accepted_path, validate_dataset
+from features.dataset_validation import REPORT_FILE, DatasetValidation, accepted_path, validate_dataset
 from features.loading import file_sha256
 from features.store import TableStore
 from pipelines import settings
@@ -17,6 +19,11 @@ from pipelines.console import console, print_validation
 from risk_models.spec import ThematicModelSpec
 
 SMALL_WORLD_SHARE = 0.25  # `theme check` trains on a quarter-size world: fast, still enough positives
+# A read that failed with one of these may succeed a moment later (a network share or a busy disk), unlike a missing,
+# forbidden or damaged file; they are retried a bounded number of times with a growing pause (RELIABILITY R9).
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE})
+READ_ATTEMPTS = 3
+READ_BACKOFF_SECONDS = 0.5  # pauses 0.5 s, then 1 s
 
 
 def generate_theme_world(spec: ThematicModelSpec, out_dir: Path, *, small: bool = False, seed: int = 7) -> Path:
@@ -45,13 +52,52 @@ def validated_folder(data_dir: Path, as_of: date, out_dir: Path | None = None) -
     target = out_dir or settings.validated_dir(as_of, data_dir)
     if _validated_same_files(target / REPORT_FILE):
         return accepted_path(target, "x").parent
-    result = validate_dataset(
-        data_dir, target, as_of=as_of, history_dir=settings.delivery_history_dir(data_dir), run_gx=False
-    )
+    result = _validate_retrying(data_dir, target, as_of)
     print_validation(result)
     if not result.ok:
         sys.exit(1)
     return accepted_path(target, "x").parent
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """True for an OSError (or a failure caused by one) whose errno says a retry may succeed."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS:
+            return True
+        error = error.__cause__
+    return False
+
+
+def _validate_retrying(data_dir: Path, target: Path, as_of: date) -> DatasetValidation:
+    """Validate a delivery; when reading failed only transiently, pause and validate it again (bounded).
+
+    A retry duplicates nothing: each attempt rewrites the same accepted and quarantine files atomically and the
+    report last, and only a clean attempt records the delivery's volume (one entry per date, replaced on rerun).
+    """
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            result = validate_dataset(
+                data_dir, target, as_of=as_of, history_dir=settings.delivery_history_dir(data_dir), run_gx=False
+            )
+        except OSError as error:  # raised outside the per-table reading (e.g. hashing a file)
+            if attempt == READ_ATTEMPTS or not is_transient(error):
+                raise
+            problem = str(error)
+        else:
+            if (
+                attempt == READ_ATTEMPTS
+                or not result.blocking
+                or not all(is_transient(b.__cause__) for b in result.blocking)
+            ):
+                return result
+            problem = "; ".join(b.message for b in result.blocking)
+        pause = READ_BACKOFF_SECONDS * 2 ** (attempt - 1)
+        console.print(
+            f"transient read error (attempt {attempt} of {READ_ATTEMPTS}), retrying in {pause:.1f} s: {problem}",
+            markup=False,
+        )
+        time.sleep(pause)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _validated_same_files(report: Path) -> bool:
