@@ -16,8 +16,8 @@ from datetime import date
 import oracle
 import polars as pl
 import pytest
-from conftest import make_uscc
 from polars.testing import assert_frame_equal
+from support import make_uscc
 
 from features.asof import KEYS, AsOf, Window
 from features.assembly import build_feature_frame

@@ -15,9 +15,9 @@ from typing import Any
 import oracle
 import polars as pl
 import pytest
-from conftest import make_uscc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import make_uscc
 
 from features.assembly import build_feature_frame
 from features.blocks import base

@@ -13,10 +13,10 @@ from datetime import date
 import oracle
 import polars as pl
 import pytest
-from conftest import make_uscc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from support import make_uscc
 
 from features.assembly import build_feature_frame
 from features.blocks.prepaid import PREPAID_FEATURE_SET

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import AS_OF, complaint_rows, make_uscc
+from support import AS_OF, complaint_rows, make_uscc
 
 from features.contracts import RowRule, TableContract
 from features.dataset_validation import accepted_path, quarantine_path, validate_dataset

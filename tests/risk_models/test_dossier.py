@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import make_uscc
+from support import make_uscc
 
 from features.contracts import get_contract
 from features.store import TableStore

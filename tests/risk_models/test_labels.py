@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
-from conftest import make_uscc
+from support import make_uscc
 
 from features.store import TableStore
 from risk_models.cohort import cohort_frame
