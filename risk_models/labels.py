@@ -70,6 +70,7 @@ def _event_labels(label: EventLabel, store: TableStore, rows: pl.DataFrame) -> p
         by=ENTITY,
         strategy="forward",
         allow_exact_matches=False,
+        check_sortedness=False,  # both sides are sorted by date; polars cannot verify that within `by` groups
     )
     within = pl.col("_next") <= pl.col(AS_OF).dt.offset_by(f"{label.horizon_days}d")
     censored = pl.col(AS_OF) > last_labelable_date(label, store)
