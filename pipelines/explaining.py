@@ -9,6 +9,7 @@ import polars as pl
 from features.asof import ENTITY
 from features.atomic import write_parquet_atomic
 from risk_models.explain import contributions
+from risk_models.global_views import write_global_views
 from risk_models.reasons import REASONS, peer_columns, peer_medians, reasons_for
 from risk_models.scoring import RANK
 
@@ -29,5 +30,8 @@ def explain_listed(ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame
     ctx.timings["max_additivity_error"] = explained.max_additivity_error
     ctx.explained = explained
     ctx.peer_groups = groups
+    tiers = rows.join(warnings.select(ENTITY, "tier"), on=ENTITY, how="left")
+    group = f"entity__{ctx.spec.entity.group_column}" if ctx.spec.entity.group_column else None
+    write_global_views(ctx.spec, explained, tiers, ctx.staging / "explanations", tier_column="tier", group_column=group)
     text = pl.col(REASONS).list.eval(pl.element().struct.field("text_zh")).list.join("；").alias("reasons_zh")
     return warnings.join(reasons.select(ENTITY, REASONS, text), on=ENTITY, how="left")

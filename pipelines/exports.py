@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
+import xlsxwriter
 
 from features.atomic import write_atomic
 
@@ -45,5 +47,19 @@ def write_exports(warnings: pl.DataFrame, folder: Path) -> list[Path]:
     frame = export_frame(warnings)
     csv_path, xlsx_path = folder / "warnings.csv", folder / "warnings.xlsx"
     write_atomic(csv_path, lambda tmp: tmp.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8")))
-    write_atomic(xlsx_path, lambda tmp: frame.write_excel(tmp, worksheet="预警名单", autofit=True))
+    write_atomic(xlsx_path, lambda tmp: _write_xlsx(frame, tmp, _business_date(warnings)))
     return [csv_path, xlsx_path]
+
+
+def _business_date(warnings: pl.DataFrame) -> datetime:
+    dates = warnings["as_of"].drop_nulls() if "as_of" in warnings.columns else pl.Series([], dtype=pl.Date)
+    day = dates[0] if dates.len() else date(2000, 1, 1)
+    return datetime.combine(day, time())
+
+
+def _write_xlsx(frame: pl.DataFrame, path: Path, created: datetime) -> None:
+    """XLSX whose metadata carries the business date, not the wall clock: a rerun writes the same bytes."""
+    workbook = xlsxwriter.Workbook(str(path))
+    workbook.set_properties({"created": created})
+    frame.write_excel(workbook, worksheet="预警名单", autofit=True)
+    workbook.close()

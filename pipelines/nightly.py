@@ -209,7 +209,8 @@ def run_theme(request: RunRequest) -> RunOutcome:
             ledger.finish(run_id, "failed", repr(exc)[:500])
             raise
         ledger.finish(run_id, "finished")
-    pushed = request.call(push_published, spec, as_of, final)
+        # Inside the lock: a run waiting for this date pushes only after this push committed (it then pushes nothing).
+        pushed = request.call(push_published, spec, as_of, final)
     return RunOutcome(spec.name, as_of, final, True, pushed, read_manifest(final)["summary"])
 
 

@@ -71,12 +71,28 @@ def train_theme(
         groups=tuple(g for g in (spec.entity.group_column, spec.entity.area_column) if g),
     )
     report = write_report(evaluation, report_dir)
+    report |= explain_test_period(spec, data, scorer, report_dir / "explanations")
     for name, metrics in evaluation.rankings.items():
         say(
             f"[{spec.name}] {name:<10} precision@{spec.policy.budget_per_run} {metrics['precision']:.3f}  "
             f"AUC {metrics['auc']:.3f}"
         )
     return TrainingResult(spec, scorer, evaluation, data, report)
+
+
+EXPLAIN_ROWS = 5000
+
+
+def explain_test_period(spec: ThematicModelSpec, data: TrainingFrame, scorer: Scorer, folder: Path) -> dict[str, Path]:
+    """Global views of the model version: contributions on (a seeded sample of) the test period, split by group."""
+    from risk_models.explain import contributions
+    from risk_models.global_views import write_global_views
+
+    test = data.part("test")
+    rows = test.sample(n=min(EXPLAIN_ROWS, test.height), seed=spec.model.seed) if test.height else test
+    group = next((f for f in data.categorical if f.endswith(f"__{spec.entity.group_column}")), None)
+    views = write_global_views(spec, contributions(scorer, rows), rows, folder, group_column=group)
+    return {f"explain_{name}": path for name, path in views.items()}
 
 
 def fit_baselines(spec: ThematicModelSpec, data: TrainingFrame) -> dict[str, RuleBaseline | WoeScorecard]:
