@@ -39,6 +39,7 @@ def render_model_card(result: TrainingResult, version: int, registered_by: str, 
         _section("Features", _feature_lines(result)),
         _section("Metrics", _metric_lines(result)),
         _section("Calibration", _calibration_lines(result)),
+        _section("Model and explanations", _explanation_lines(result)),
         _section("Limitations", [f"- {_one_line(text)}" for text in (*spec.limitations, SELECTIVE_LABELS_NOTE)]),
         _section("Integrity", _integrity_lines(result)),
     ]
@@ -163,6 +164,32 @@ def _calibration_lines(result: TrainingResult) -> list[str]:
         "|---|---|---|",
     ]
     lines += [f"| {r['predicted']:.4f} | {r['observed']:.4f} | {r['n']} |" for r in rows]
+    return lines
+
+
+COMPLEXITY_NOTE = (
+    "Complexity is capped (leaves, depth) because every warned entity gets exact TreeSHAP contributions: "
+    "benchmarks/bench_explain.py measures precision at the budget against explanation cost across leaves, depth and "
+    "trees; the shipped defaults come from that table."
+)
+
+
+def _explanation_lines(result: TrainingResult) -> list[str]:
+    """Model settings, the complexity choice, and the global explanation plots logged beside the card."""
+    params = result.spec.model
+    lines = [
+        f"- LightGBM: {params.num_leaves} leaves, depth {params.max_depth}, learning rate {params.learning_rate}, "
+        f"up to {params.num_boost_round} rounds with early stopping after {params.early_stopping_rounds}; "
+        f"negative sampling rate {params.negative_sample_rate}; {params.num_threads} thread(s).",
+        f"- {COMPLEXITY_NOTE}",
+    ]
+    plots = sorted(name for name, path in result.report.items() if name.startswith("explain_") and path.exists())
+    if plots:
+        lines.append(
+            "- Global views on the test period (mean |contribution| by feature and by reason family, split "
+            "by sector; beeswarm; dependence plots): "
+            + ", ".join(f"`evaluation/{result.report[name].name}`" for name in plots)
+        )
     return lines
 
 
