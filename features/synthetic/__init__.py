@@ -16,7 +16,6 @@ quarantine). `writer` streams every chunk to Parquet and publishes the folder at
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,26 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from features.synthetic.latent import sector_shocks
 from features.synthetic.months import month_grid
 from features.synthetic.world import CHUNK_SIZE, build_tables, make_chunk
-from features.synthetic.writer import TABLES, TRUE_HAZARD, WorldWriter
+from features.synthetic.writer import TABLES, TRUE_HAZARD, WorldSummary, WorldWriter
 
 GENERATOR_VERSION = "1"
 
 __all__ = ["CHUNK_SIZE", "TABLES", "TRUE_HAZARD", "WorldSummary", "generate_world"]
-
-
-@dataclass(frozen=True)
-class WorldSummary:
-    """What `generate_world` wrote.
-
-    Attributes:
-        out_dir: the published folder.
-        rows: rows per table file (dirty rows included), true_hazard too.
-        seconds: wall-clock time of the generation.
-    """
-
-    out_dir: Path
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def generate_world(

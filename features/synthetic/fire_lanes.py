@@ -30,6 +30,7 @@ from features.synthetic.fundraising import NEVER, date_series, lags, pick, publi
 from features.synthetic.months import MonthGrid, month_grid, to_days
 from features.synthetic.names import TRADE_NAMES, grid_cell_ids
 from features.synthetic.profiles import grid_cells_per_town
+from features.synthetic.writer import WorldSummary
 
 GENERATOR_VERSION = "1"
 TRUE_HAZARD = "true_hazard"
@@ -76,15 +77,6 @@ HISTORY_START = date(2021, 3, 1)  # first device installations
 
 
 @dataclass(frozen=True)
-class FireLaneSummary:
-    """What `generate_fire_lane_world` wrote: the folder, rows per table and the elapsed seconds."""
-
-    out_dir: Path
-    rows: dict[str, int]
-    seconds: float
-
-
-@dataclass(frozen=True)
 class _Lanes:
     lane_type: np.ndarray
     town: np.ndarray
@@ -107,7 +99,7 @@ def generate_fire_lane_world(
     end: date = date(2026, 6, 30),
     seed: int = 7,
     progress: bool = False,
-) -> FireLaneSummary:
+) -> WorldSummary:
     """Generate the fire-lane world and publish it atomically in `out_dir`.
 
     Writes fire_lanes, lane_alerts and lane_incidents (their contracts' exact columns), the oracle
@@ -152,7 +144,7 @@ def generate_fire_lane_world(
     if progress:
         for name, count in rows.items():
             print(f"  {name:<16} {count:>10,} rows")
-    return FireLaneSummary(Path(out_dir), rows, time.perf_counter() - began)
+    return WorldSummary(Path(out_dir), rows, time.perf_counter() - began)
 
 
 def _sample_lanes(rng: np.random.Generator, n: int, grid: MonthGrid) -> _Lanes:
@@ -337,4 +329,4 @@ def _true_hazard(lanes: _Lanes, ids: np.ndarray, hazard: np.ndarray, grid: Month
     )
 
 
-__all__ = ["FireLaneSummary", "generate_fire_lane_world"]
+__all__ = ["generate_fire_lane_world"]

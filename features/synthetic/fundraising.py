@@ -38,7 +38,7 @@ from features.reference import COMPLAINT_CATEGORIES, INDUSTRIES, SECTORS, TOWNS
 from features.synthetic.months import MonthGrid, month_grid
 from features.synthetic.names import INDUSTRY_WORDS, TRADE_NAMES, credit_codes, grid_cell_ids
 from features.synthetic.profiles import grid_cells_per_town
-from features.synthetic.writer import file_sha256
+from features.synthetic.writer import WorldSummary, file_sha256
 
 GENERATOR_VERSION = "1"
 TRUE_HAZARD = "true_hazard"
@@ -84,15 +84,6 @@ NEVER = 2**40  # "no such day"
 
 
 @dataclass(frozen=True)
-class FundraisingSummary:
-    """What `generate_fundraising_world` wrote: the folder, rows per table and the elapsed seconds."""
-
-    out_dir: Path
-    rows: dict[str, int]
-    seconds: float
-
-
-@dataclass(frozen=True)
 class _Firms:
     industry: np.ndarray  # index into INDUSTRY_CODES
     sector: np.ndarray  # index into SECTORS
@@ -128,7 +119,7 @@ def generate_fundraising_world(
     end: date = date(2026, 6, 30),
     seed: int = 7,
     progress: bool = False,
-) -> FundraisingSummary:
+) -> WorldSummary:
     """Generate the illegal-fundraising world and publish it atomically in `out_dir`.
 
     Writes enterprises, complaints, registry_changes, public_opinion and fundraising_cases (their contracts' exact
@@ -168,7 +159,7 @@ def generate_fundraising_world(
     if progress:
         for name, count in rows.items():
             print(f"  {name:<20} {count:>10,} rows")
-    return FundraisingSummary(Path(out_dir), rows, time.perf_counter() - began)
+    return WorldSummary(Path(out_dir), rows, time.perf_counter() - began)
 
 
 def publish_world(
@@ -591,4 +582,4 @@ def _true_hazard(latent: _Latent, codes: np.ndarray, grid: MonthGrid) -> pl.Data
     )
 
 
-__all__ = ["FundraisingSummary", "date_series", "generate_fundraising_world", "publish_world"]
+__all__ = ["date_series", "generate_fundraising_world", "publish_world"]

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -187,3 +188,18 @@ def _pid_alive(pid: int) -> bool:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What a world generator wrote.
+
+    Attributes:
+        out_dir: the published folder.
+        rows: rows per table file (dirty rows included), true_hazard too.
+        seconds: wall-clock time of the generation.
+    """
+
+    out_dir: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
