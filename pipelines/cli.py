@@ -10,6 +10,7 @@ from pipelines.commands.demo import demo
 from pipelines.commands.features import features
 from pipelines.commands.models import models, promote, train
 from pipelines.commands.nightly import backfill, nightly, serve
+from pipelines.commands.review import review, users
 from pipelines.commands.theme import theme
 
 
@@ -19,7 +20,22 @@ def main() -> None:
     """riskgen: build, run and audit thematic risk models (预付卡消费预警 and more)."""
 
 
-for command in (data, features, theme, train, models, promote, nightly, backfill, serve, explain, audit, demo):
+for command in (
+    data,
+    features,
+    theme,
+    train,
+    models,
+    promote,
+    nightly,
+    backfill,
+    serve,
+    explain,
+    audit,
+    review,
+    users,
+    demo,
+):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ def champion_or_none(theme: str) -> Any:
         return None
 
 
+def entities_under_disposition(theme: str) -> list[str]:
+    """Entities staff are still researching: marked on the new list, not pushed again as new."""
+    from review.db import connect
+    from review.outcomes import under_disposition
+
+    return under_disposition(connect(settings.review_db_url()), theme)
+
+
 def has_champion(theme: str) -> bool:
     from model_registry.errors import RegistryNotFound
     from model_registry.registry import Registry
@@ -85,7 +93,12 @@ def score_theme(
     if model is None:
         raise RuntimeError(f"theme {theme} has no champion model: train and promote one first")
     folder = Path(data_dir) if data_dir else settings.synthetic_data_dir(spec.name)
-    outcome = run_theme(RunRequest(spec, business_date, folder, model, dossier_top=dossier_top, call=as_task))
+    disposed = tuple(entities_under_disposition(spec.name))
+    outcome = run_theme(
+        RunRequest(
+            spec, business_date, folder, model, dossier_top=dossier_top, under_disposition=disposed, call=as_task
+        )
+    )
     logger.info(
         "%s %s: %s, %d listed, %d pushed",
         theme,

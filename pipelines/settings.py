@@ -55,3 +55,20 @@ def review_db_url() -> str:
     path = workspace() / "review" / "review.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def review_secret_key() -> str:
+    """The review app's server key (sessions, audit HMAC): `$RISKGEN_REVIEW_SECRET`, else a key file created once
+    in the workspace with owner-only permissions."""
+    key = os.environ.get("RISKGEN_REVIEW_SECRET")
+    if key:
+        return key
+    path = workspace() / "state" / "review_secret.key"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
