@@ -81,7 +81,9 @@ class AsOf:
             keep = [c.name for c in contract.columns if c.name != contract.entity_key and _kept(c, contract)]
             frame = frame.join(self.codes.lazy(), on=ENTITY_ID, how="inner").select(ENTITY, *keep)
             categorical = [c.name for c in contract.columns if c.allowed is not None and c.name in keep]
-            self._tables[name] = frame.with_columns(pl.col(categorical).cast(pl.Categorical)).collect()
+            self._tables[name] = frame.with_columns(pl.col(categorical).cast(pl.Categorical)).collect(
+                engine="streaming"
+            )
         return self._tables[name].lazy()
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
