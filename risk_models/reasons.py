@@ -300,7 +300,7 @@ class _Format:
 
     def __init__(self, feature: str, column: FeatureColumn) -> None:
         self.column = column
-        self.label = column.label_zh
+        self.label, self.label_en = _with_window(column)
         self.log = "__log_" in feature  # log1p-transformed numbers are shown back on their own scale
         self.kind = "amount" if self.log else column.kind
         self.multiple = column.kind == "ratio" and self.label.endswith(("倍数", "之比"))
@@ -312,7 +312,7 @@ class _Format:
 
     def statement(self, raw: float) -> tuple[str, str]:
         value = self.transform(raw)
-        label_en = self.column.label_en.removeprefix("log1p of ")
+        label_en = self.label_en.removeprefix("log1p of ")
         if self.kind == "count":
             return f"{self.unit[0]}{self.amount_zh(value)}", f"{label_en}: {self.amount_en(value)}"
         if self.kind == "days" and self.label.endswith("天数"):
@@ -354,6 +354,16 @@ class _Format:
         if self.kind == "flag":
             return "yes" if value >= 0.5 else "no"
         return _plain(value)
+
+
+def _with_window(column: FeatureColumn) -> tuple[str, str]:
+    """The labels, with the look-back window in front (zh) / behind (en) when a windowed label does not say it."""
+    zh, en = column.label_zh, column.label_en
+    if column.window_days and not any(ch.isdigit() for ch in zh) and not any(w in zh for w in ("近", "最近", "一年")):
+        zh = f"近{column.window_days}天{zh}"
+    if column.window_days and not any(w in en for w in ("day", "month", "year")):
+        en = f"{en}, {column.window_days} days"
+    return zh, en
 
 
 def _count_unit(label: str) -> tuple[str, str]:

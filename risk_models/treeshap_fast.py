@@ -32,7 +32,7 @@ from numba import njit, prange
 TABLE_MAX_FEATURES = 6  # leaves testing more distinct features are evaluated from the formula at run time
 MAX_PATH_FEATURES = 62  # patterns are int64 bit masks
 _ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal) as a double
-_CHUNK = 256
+CHUNK = 256  # rows per task; a chunk's rows go through one tree at a time
 
 
 class FastTreeShapUnsupported(ValueError):
@@ -52,6 +52,7 @@ class TreeShapTables:
     node_cat_start: np.ndarray  # int32 offset of the node's bitset in cat_bits
     node_cat_len: np.ndarray  # int32 number of 32-bit words
     cat_bits: np.ndarray  # uint32
+    tree_start: np.ndarray  # int64, per tree + 1: its entries
     entry_depth: np.ndarray  # int32, per preorder entry (all trees): depth, 0 = a tree's root
     entry_node: np.ndarray  # int32: the internal node (>= 0) or ~leaf
     entry_pos: np.ndarray  # int32: position of the parent's split feature among the path's distinct features
@@ -76,7 +77,7 @@ def compile_model(model_text: str, table_max_features: int = TABLE_MAX_FEATURES)
     return _compile_cached(model_text, table_max_features)
 
 
-def shap_values(tables: TreeShapTables, matrix: np.ndarray, num_threads: int = 1) -> np.ndarray:
+def shap_values(tables: TreeShapTables, matrix: np.ndarray, num_threads: int = 1, chunk: int = CHUNK) -> np.ndarray:
     """Contributions (rows × features, float64) of `matrix` (features in the model's order)."""
     x = np.ascontiguousarray(matrix, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != tables.n_features:
@@ -95,6 +96,7 @@ def shap_values(tables: TreeShapTables, matrix: np.ndarray, num_threads: int = 1
             tables.node_cat_start,
             tables.node_cat_len,
             tables.cat_bits,
+            tables.tree_start,
             tables.entry_depth,
             tables.entry_node,
             tables.entry_pos,
@@ -108,6 +110,7 @@ def shap_values(tables: TreeShapTables, matrix: np.ndarray, num_threads: int = 1
             tables.leaf_value,
             _WEIGHTS,
             tables.max_depth,
+            chunk,
             out,
         )
     finally:
@@ -173,6 +176,7 @@ class _Builder:
         self.leaf_tables: list[np.ndarray] = []
         self.table_size = 0
         self.max_depth = 0
+        self.tree_start: list[int] = []
 
     def add_tree(self, tree: dict[str, str]) -> None:
         if tree.get("is_linear", "0") != "0":
@@ -188,6 +192,7 @@ class _Builder:
             expected += (leaf_count[leaf] / internal_count[0]) * values[leaf]
         self.base += expected
         offset = len(self.nodes)
+        self.tree_start.append(len(self.entries))
         self._add_nodes(tree)
         features, left, right = _ints(tree["split_feature"]), _ints(tree["left_child"]), _ints(tree["right_child"])
 
@@ -257,6 +262,7 @@ class _Builder:
             node_cat_start=np.array([n[3] for n in nodes], dtype=np.int32),
             node_cat_len=np.array([n[4] for n in nodes], dtype=np.int32),
             cat_bits=np.array(self.cat_bits or [0], dtype=np.uint32),
+            tree_start=np.array([*self.tree_start, len(self.entries)], dtype=np.int64),
             entry_depth=np.array([e[0] for e in self.entries], dtype=np.int32),
             entry_node=np.array([e[1] for e in self.entries], dtype=np.int32),
             entry_pos=np.array([e[2] for e in self.entries], dtype=np.int32),
@@ -343,6 +349,7 @@ def _explain(  # pragma: no cover  (compiled)
     node_cat_start: np.ndarray,
     node_cat_len: np.ndarray,
     cat_bits: np.ndarray,
+    tree_start: np.ndarray,
     entry_depth: np.ndarray,
     entry_node: np.ndarray,
     entry_pos: np.ndarray,
@@ -356,57 +363,60 @@ def _explain(  # pragma: no cover  (compiled)
     leaf_value: np.ndarray,
     weights: np.ndarray,
     max_depth: int,
+    chunk: int,
     out: np.ndarray,
 ) -> None:
-    """One preorder pass per row and tree: each entry's pattern is its parent's with the parent's test applied."""
+    """Rows in chunks (one per task); within a chunk tree by tree, so a tree's nodes and tables stay in cache while
+    every row of the chunk goes through it. Per row and tree one preorder pass: an entry's pattern is its parent's
+    with the parent's test applied."""
     n = x.shape[0]
-    chunks = (n + _CHUNK - 1) // _CHUNK
+    chunks = (n + chunk - 1) // chunk
     for c in prange(chunks):
         pattern = np.zeros(max_depth + 1, dtype=np.int64)  # satisfied-feature bits of the path at each depth
         goes_left = np.zeros(max_depth + 1, dtype=np.bool_)  # the row's direction at the path's node at each depth
         sym = np.empty(MAX_PATH_FEATURES + 1)
         cached = np.full(feat_start.size - 1, -1, dtype=np.int64)  # per leaf without a table: its last pattern
         cache = np.empty(leaf_feats.size)  # ... and the contributions it gave (rows in a chunk share patterns)
-        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-            row = out[i]
-            for e in range(entry_node.size):
-                t = entry_depth[e]
-                if t == 0:
-                    bits = 0
-                else:
-                    bit = np.int64(1) << entry_pos[e]
-                    bits = pattern[t - 1]
-                    if goes_left[t - 1] == entry_left[e]:
-                        if entry_new[e]:
-                            bits |= bit
-                    elif not entry_new[e]:
-                        bits &= ~bit
-                pattern[t] = bits
-                k = entry_node[e]
-                if k >= 0:
-                    goes_left[t] = _decide(
-                        x[i, node_feature[k]],
-                        node_threshold[k],
-                        node_decision[k],
-                        node_cat_start[k],
-                        node_cat_len[k],
-                        cat_bits,
-                    )
-                    continue
-                leaf = ~k
-                f0 = feat_start[leaf]
-                d = feat_start[leaf + 1] - f0
-                start = table_start[leaf]
-                if start < 0:
-                    if cached[leaf] != bits:
-                        _deep_leaf(cache, leaf_zero, f0, d, bits, leaf_value[leaf], weights, sym)
-                        cached[leaf] = bits
+        for tree in range(tree_start.size - 1):
+            for i in range(c * chunk, min(n, (c + 1) * chunk)):
+                for e in range(tree_start[tree], tree_start[tree + 1]):
+                    t = entry_depth[e]
+                    if t == 0:
+                        bits = 0
+                    else:
+                        bit = np.int64(1) << entry_pos[e]
+                        bits = pattern[t - 1]
+                        if goes_left[t - 1] == entry_left[e]:
+                            if entry_new[e]:
+                                bits |= bit
+                        elif not entry_new[e]:
+                            bits &= ~bit
+                    pattern[t] = bits
+                    k = entry_node[e]
+                    if k >= 0:
+                        goes_left[t] = _decide(
+                            x[i, node_feature[k]],
+                            node_threshold[k],
+                            node_decision[k],
+                            node_cat_start[k],
+                            node_cat_len[k],
+                            cat_bits,
+                        )
+                        continue
+                    leaf = ~k
+                    f0 = feat_start[leaf]
+                    d = feat_start[leaf + 1] - f0
+                    start = table_start[leaf]
+                    if start < 0:
+                        if cached[leaf] != bits:
+                            _deep_leaf(cache, leaf_zero, f0, d, bits, leaf_value[leaf], weights, sym)
+                            cached[leaf] = bits
+                        for p in range(d):
+                            out[i, leaf_feats[f0 + p]] += cache[f0 + p]
+                        continue
+                    start += bits * d
                     for p in range(d):
-                        row[leaf_feats[f0 + p]] += cache[f0 + p]
-                    continue
-                start += bits * d
-                for p in range(d):
-                    row[leaf_feats[f0 + p]] += tables[start + p]
+                        out[i, leaf_feats[f0 + p]] += tables[start + p]
 
 
 @njit(cache=True)

@@ -1,0 +1,464 @@
+"""Time the nightly run of the prepaid theme for 2026-06-30 on the full cohort: directly and as the Prefect flow.
+
+    python benchmarks/bench_nightly.py --enterprises 100000
+    python benchmarks/bench_nightly.py --enterprises 1000000 --champion-from 100000
+    python benchmarks/bench_nightly.py --enterprises 1000000 --profile features   # cProfile one stage
+
+Setup (not timed as part of the run): a dedicated workspace RISKGEN_HOME=workspace/bench/home-<N>/ holds the MLflow
+registry, the runs, the ledger, the review database, the validated delivery and a PREFECT_HOME of its own. A champion
+is trained with the shipped spec (`train_and_register`, then promoted) on workspace/bench/validated-<M>/ (M =
+`--champion-from`, default N; validated by bench_train.py's helper when absent), or reused when the registry already
+has a champion of the current spec hash. At 1M enterprises the shipped spec's training frame (24 monthly snapshots of
+~270k cohort rows each, ~6.5M rows) does not fit next to the other jobs on this machine: train the champion on the
+100k world (`--champion-from 100000`); the model is then the same shape, only the scored world differs.
+
+The delivery is the raw world folder workspace/bench/world-<N>/, so every run validates it (or reuses its validated
+copy). Before each measurement runs/, the ledger, the locks and the review database are deleted, so the run is never
+a no-op (no previous list either: every listed firm is "new"). Every measurement is a fresh subprocess; library
+imports are done before the clock starts; the champion is loaded from the registry inside the timed call (the flow
+does that too):
+
+  (a0) cold direct run: the validated copy is deleted as well, so validation of the delivery is part of the run;
+  (a)  warm direct run (`run_theme`, no Prefect): the validated copy is reused (the validate stage then only hashes
+       the delivered files to check they are the ones validated);
+  (b0) a trivial Prefect flow: the fixed cost of the ephemeral API server and a flow run;
+  (b)  the Prefect flow `score_theme` (ephemeral server, warm, like (a)): overhead = (b) − (a) wall time, as a share
+       of (a).
+
+Per-stage seconds come from the run manifest's `timings` (validate, features, score, list, explain, outputs,
+dossiers, publish); "rest" is the timed call minus their sum (champion loading, ledger, publish rename, the push to
+the review database, reading the manifest). The direct runs also record the child's peak RSS after each stage.
+Targets (issue): at 1M the whole run (cold, with validation) within 3 minutes and under 8 GiB; Prefect overhead
+under 10 %. Results: benchmarks/results/bench_nightly-world-<N>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_train import validated_dir, world_dir
+from benchmarks.common import (
+    Measurement,
+    MemoryLimitExceeded,
+    load_average,
+    print_table,
+    run_isolated,
+    write_results,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "workspace" / "bench"
+AS_OF = date(2026, 6, 30)
+THEME = "prepaid_cards"
+STAGES = ("validate", "features", "score", "list", "explain", "outputs", "dossiers", "publish")
+TARGET_SECONDS = 180.0
+TARGET_MIB = 8 * 1024.0
+TARGET_OVERHEAD = 0.10
+EXPLAIN_CAP = 5_000
+RUN_MODULES = (
+    "numpy",
+    "polars",
+    "lightgbm",
+    "mlflow",
+    "model_registry.registry",
+    "pipelines.nightly",
+    "pipelines.explaining",
+    "pipelines.dossiers",
+    "features.dataset_validation",
+    "review.db",
+)
+FLOW_MODULES = (*RUN_MODULES, "prefect", "pipelines.flows")
+
+
+# --- functions run in the child processes (arguments and results are JSON) ---------------------------------------
+
+
+def champion_info() -> dict[str, Any] | None:
+    """The current champion's version and spec hash, or None."""
+    from model_registry.errors import RegistryNotFound
+    from model_registry.registry import Registry
+    from pipelines import settings
+    from risk_models.themes import load_theme
+
+    try:
+        info = Registry.open(settings.registry_uri()).champion(THEME)
+    except RegistryNotFound:
+        return None
+    if info is None:
+        return None
+    return {"version": int(info.version), "spec_hash": info.spec_hash, "current": load_theme(THEME).spec_hash()}
+
+
+def train_champion(validated: str, cutoff: str) -> dict[str, Any]:
+    """Train with the shipped spec on a validated world, register and promote the version."""
+    from model_registry.registry import Registry
+    from pipelines import settings
+    from pipelines.commands.models import train_and_register
+    from risk_models.themes import load_theme
+
+    spec = load_theme(THEME)
+    version = train_and_register(spec, Path(validated), date.fromisoformat(cutoff), register=True)
+    record = Registry.open(settings.registry_uri()).promote(
+        spec.name, int(version or 0), who="bench_nightly", why=f"benchmark champion trained on {validated}", force=True
+    )
+    return {"version": int(record.version), "trained_on": validated}
+
+
+def _outcome_info(outcome: Any) -> dict[str, Any]:
+    import polars as pl
+
+    from pipelines.runs import read_manifest
+
+    manifest = read_manifest(outcome.run_dir)
+    contributions = outcome.run_dir / "contributions.parquet"
+    dossiers = outcome.run_dir / "dossiers"
+    return {
+        "run_dir": str(outcome.run_dir),
+        "published": outcome.published,
+        "pushed": outcome.pushed,
+        "timings": manifest["timings"],
+        "counts": manifest["counts"],
+        "summary": manifest["summary"],
+        "explained": pl.scan_parquet(contributions).select(pl.len()).collect().item() if contributions.exists() else 0,
+        "dossier_files": len(list(dossiers.glob("*.html"))) if dossiers.exists() else 0,
+        "model_version": manifest["model"]["version"],
+    }
+
+
+def direct_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
+    """(a0)/(a): load the champion and `run_theme` without Prefect; peak RSS after each stage."""
+    import resource
+    from contextlib import contextmanager
+
+    from model_registry.registry import Registry
+    from pipelines import nightly, settings
+    from risk_models.themes import load_theme
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    peaks: dict[str, float] = {}
+    original = nightly.RunContext.stage
+
+    @contextmanager
+    def stage(self: Any, name: str) -> Any:
+        if not peaks:
+            peaks["validate"] = peak_mib()  # the validate step runs before the first stage
+        with original(self, name):
+            yield
+        peaks[name] = peak_mib()
+
+    nightly.RunContext.stage = stage  # type: ignore[method-assign]
+    began = time.perf_counter()
+    spec = load_theme(THEME)
+    model = Registry.open(settings.registry_uri()).load(spec.name, "champion")
+    loaded = time.perf_counter() - began
+    outcome = nightly.run_theme(
+        nightly.RunRequest(spec, date.fromisoformat(as_of), Path(data_dir), model, dossier_top=dossier_top)
+    )
+    return _outcome_info(outcome) | {"load_champion_seconds": loaded, "peak_after_stage_mib": peaks}
+
+
+def flow_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
+    """(b): the Prefect flow `score_theme` (ephemeral API server started by the first flow call)."""
+    from pipelines.flows import score_theme
+
+    result = score_theme(THEME, date.fromisoformat(as_of), data_dir=data_dir, dossier_top=dossier_top)
+
+    class Outcome:
+        run_dir = Path(result["run_dir"])
+        published = result["published"]
+        pushed = result["pushed"]
+
+    return _outcome_info(Outcome())
+
+
+def trivial_flow() -> dict[str, Any]:
+    """(b0): one flow with one task, to measure Prefect's fixed cost (server start, flow and task run records)."""
+    from prefect import flow, task
+
+    @task
+    def one() -> int:
+        return 1
+
+    @flow(name="bench-trivial")
+    def trivial() -> int:
+        return one()
+
+    return {"result": trivial()}
+
+
+def profile_stage(data_dir: str, as_of: str, dossier_top: int, stage_name: str) -> dict[str, Any]:
+    """A direct run with `stage_<name>` under cProfile: the functions with the most cumulative and own time."""
+    import cProfile
+    import pstats
+
+    from pipelines import nightly
+
+    target = getattr(nightly, f"stage_{stage_name}")
+    profiler = cProfile.Profile()
+
+    def profiled(*args: Any) -> Any:
+        profiler.enable()
+        try:
+            return target(*args)
+        finally:
+            profiler.disable()
+
+    setattr(nightly, f"stage_{stage_name}", profiled)
+    info = direct_run(data_dir, as_of, dossier_top)
+    stats = pstats.Stats(profiler)
+    rows = []
+    for (file, line, func), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{Path(file).parent.name}/{Path(file).name}:{line}" if file != "~" else "builtin"
+        rows.append({"function": f"{func} ({where})", "calls": calls, "own_s": own, "cumulative_s": cumulative})
+    return info | {
+        "by_cumulative": sorted(rows, key=lambda r: -r["cumulative_s"])[:30],
+        "by_own": sorted(rows, key=lambda r: -r["own_s"])[:20],
+    }
+
+
+# --- the benchmark ------------------------------------------------------------------------------------------------
+
+
+def home_dir(n: int) -> Path:
+    return CACHE / f"home-{n}"
+
+
+def child_env(home: Path) -> dict[str, str]:
+    return {
+        "RISKGEN_HOME": str(home),
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",  # settings.registry_uri's default
+    }
+
+
+def reset_runs(home: Path, *, cold: bool) -> None:
+    """Forget every run: runs/, the ledger, the locks, the review database (and, when cold, the validated copy)."""
+    for folder in ("runs", "locks", "review", *(("validated",) if cold else ())):
+        shutil.rmtree(home / folder, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (home / "state" / f"ledger.db{suffix}").unlink(missing_ok=True)
+
+
+def ensure_champion(home: Path, champion_world: int, rss_limit: float) -> dict[str, Any]:
+    env = child_env(home)
+    current = run_isolated(champion_info, env=env, label="champion?").info
+    if current and current["spec_hash"] == current["current"]:
+        print(f"reusing champion version {current['version']} in {home}")
+        return {"reused": True, **current}
+    validated = validated_dir(world_dir(champion_world), rss_limit)
+    print(f"training a champion (shipped spec) on {validated} into {home} ...")
+    home.mkdir(parents=True, exist_ok=True)
+    m = run_isolated(
+        train_champion, str(validated), AS_OF.isoformat(), env=env, label="train champion", rss_limit_mib=rss_limit
+    )
+    print(
+        f"champion version {m.info['version']}: trained and registered in {m.seconds:.1f} s "
+        f"(CPU {m.cpu_seconds:.1f} s, peak {m.peak_rss_mib:,.0f} MiB, load {m.load_before:.2f})"
+    )
+    return {"reused": False, "measurement": m, **m.info}
+
+
+def measure(
+    func: Any, *args: Any, home: Path, modules: tuple[str, ...], label: str, rss_limit: float
+) -> Measurement | None:
+    try:
+        m = run_isolated(func, *args, env=child_env(home), preload=modules, label=label, rss_limit_mib=rss_limit)
+    except MemoryLimitExceeded as error:
+        print(f"  {label}: {error}")
+        return None
+    print(
+        f"  {label}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB, "
+        f"load {m.load_before:.2f}"
+    )
+    return m
+
+
+def stage_row(label: str, m: Measurement) -> dict[str, Any]:
+    timings = m.info["timings"]
+    row: dict[str, Any] = {"run": label}
+    for stage in STAGES:
+        row[stage] = timings.get(stage)
+    row["rest"] = m.seconds - sum(timings.get(s, 0.0) for s in STAGES)
+    row["total s"] = m.seconds
+    row["CPU s"] = m.cpu_seconds
+    row["peak MiB"] = m.peak_rss_mib
+    row["load"] = m.load_before
+    return row
+
+
+def bench(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    world = world_dir(n)
+    home = home_dir(n)
+    payload: dict[str, Any] = {"world": str(world), "home": str(home), "as_of": AS_OF.isoformat()}
+    payload["champion"] = ensure_champion(home, args.champion_from or n, args.rss_limit)
+    run_args = (str(world), AS_OF.isoformat(), args.dossier_top)
+    limit = args.rss_limit
+    results: dict[str, Measurement | None] = {}
+
+    if args.profile:
+        reset_runs(home, cold=False)
+        m = measure(
+            profile_stage, *run_args, args.profile, home=home, modules=RUN_MODULES, label="profile", rss_limit=limit
+        )
+        if m is not None:
+            stage_seconds = m.info["timings"].get(args.profile)
+            print_table(
+                m.info["by_cumulative"],
+                title=f"cProfile of stage {args.profile} ({stage_seconds} s with the profiler on), by cumulative time; "
+                f"load {m.load_before:.2f}",
+            )
+            print_table(m.info["by_own"], title="by own time")
+        payload["profile"] = {args.profile: m}
+        return payload
+
+    if not args.skip_cold:
+        reset_runs(home, cold=True)
+        results["cold"] = measure(
+            direct_run, *run_args, home=home, modules=RUN_MODULES, label="(a0) direct, cold", rss_limit=limit
+        )
+    for i in range(args.repeat):
+        reset_runs(home, cold=False)
+        results[f"warm{i}"] = measure(
+            direct_run, *run_args, home=home, modules=RUN_MODULES, label=f"(a) direct, warm #{i + 1}", rss_limit=limit
+        )
+    if not args.skip_prefect:
+        # A first flow run migrates a new PREFECT_HOME database; it is not measured.
+        if not (home / "prefect" / "prefect.db").exists():
+            run_isolated(trivial_flow, env=child_env(home), preload=("prefect",), label="prefect warm-up")
+        results["trivial"] = measure(
+            trivial_flow, home=home, modules=("prefect",), label="(b0) trivial flow", rss_limit=limit
+        )
+        for i in range(args.repeat):
+            reset_runs(home, cold=False)
+            results[f"flow{i}"] = measure(
+                flow_run,
+                *run_args,
+                home=home,
+                modules=FLOW_MODULES,
+                label=f"(b) Prefect flow #{i + 1}",
+                rss_limit=limit,
+            )
+    reset_runs(home, cold=False)
+    payload["measurements"] = results
+
+    labels = {"cold": "(a0) direct, cold (validates)"}
+    labels |= {f"warm{i}": f"(a) direct, warm #{i + 1}" for i in range(args.repeat)}
+    labels |= {f"flow{i}": f"(b) Prefect flow #{i + 1}" for i in range(args.repeat)}
+    rows = [stage_row(labels[k], m) for k, m in results.items() if m is not None and k != "trivial"]
+    killed = [{"run": labels.get(k, k), "rest": None} for k, m in results.items() if m is None]
+    print_table(
+        rows + killed,
+        title=f"world-{n}: nightly run {AS_OF}, seconds per stage; load now {load_average()}",
+    )
+    some = next((m for k, m in results.items() if m is not None and k != "trivial"), None)
+    if some is not None:
+        summary, counts = some.info["summary"], some.info["counts"]
+        print(
+            f"cohort scored {counts['cohort']:,}; listed {summary['listed']:,} (budget {args_budget()}, rule-only "
+            f"{summary['trigger_only']:,}); contributions computed for {some.info['explained']:,} listed firms; "
+            f"{some.info['dossier_files']} dossiers; pushed {some.info['pushed']:,}; "
+            f"max additivity error {some.info['timings'].get('max_additivity_error')}"
+        )
+    peaks = [
+        {"run": labels[k], **{s: v for s, v in m.info["peak_after_stage_mib"].items()}}
+        for k, m in results.items()
+        if m is not None and "peak_after_stage_mib" in m.info
+    ]
+    if peaks:
+        print_table(peaks, title="peak RSS so far (MiB) after each stage, direct runs")
+
+    verdict = targets(n, results, args.repeat)
+    print_table(verdict, title="targets")
+    payload.update(rows=rows, peaks=peaks, targets=verdict, load_average_end=load_average())
+    return payload
+
+
+def args_budget() -> int:
+    from risk_models.themes.prepaid_cards import SPEC
+
+    return SPEC.policy.budget_per_run
+
+
+def targets(n: int, results: dict[str, Measurement | None], repeat: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cold = results.get("cold")
+    if cold is not None:
+        out.append(
+            {
+                "target": "whole run (cold, with validation) <= 180 s",
+                "figure": f"{cold.seconds:.1f} s (CPU {cold.cpu_seconds:.1f} s), load {cold.load_before:.2f}",
+                "met": cold.seconds <= TARGET_SECONDS,
+            }
+        )
+        out.append(
+            {
+                "target": "peak RSS < 8 GiB",
+                "figure": f"{cold.peak_rss_mib:,.0f} MiB",
+                "met": cold.peak_rss_mib < TARGET_MIB,
+            }
+        )
+        explained, listed = cold.info["explained"], cold.info["summary"]["listed"]
+        out.append(
+            {
+                "target": f"contributions for every warned firm (up to {EXPLAIN_CAP:,})",
+                "figure": f"{explained:,} of {listed:,} listed",
+                "met": explained == min(listed, EXPLAIN_CAP) or explained == listed,
+            }
+        )
+    warm = [m for k, m in results.items() if k.startswith("warm") and m is not None]
+    flows = [m for k, m in results.items() if k.startswith("flow") and m is not None]
+    if warm and flows:
+        direct_s = min(m.seconds for m in warm)
+        flow_s = min(m.seconds for m in flows)
+        overhead = (flow_s - direct_s) / direct_s
+        out.append(
+            {
+                "target": "Prefect overhead < 10 % (best flow vs best warm direct)",
+                "figure": f"{flow_s:.1f} s vs {direct_s:.1f} s: {100 * overhead:+.1f} % "
+                f"(CPU {min(m.cpu_seconds for m in flows):.1f} vs {min(m.cpu_seconds for m in warm):.1f} s)",
+                "met": overhead < TARGET_OVERHEAD,
+            }
+        )
+    if n != 1_000_000:
+        for row in out:
+            row["target"] += " [issue target is at 1M]"
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--enterprises", type=int, action="append", help="world size(s); default 100000")
+    parser.add_argument("--champion-from", type=int, help="train the champion on this world size (default: same)")
+    parser.add_argument("--dossier-top", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="warm direct and flow runs, each")
+    parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--skip-prefect", action="store_true")
+    parser.add_argument("--profile", metavar="STAGE", help="only profile this stage (features, score, explain, ...)")
+    parser.add_argument("--rss-limit", type=float, default=14_000, help="kill a run above this RSS (MiB)")
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    print(f"load average {load_average()}")
+    for n in args.enterprises or [100_000]:
+        began = time.perf_counter()
+        payload = bench(n, args)
+        payload["bench_seconds"] = time.perf_counter() - began
+        name = f"bench_nightly-world-{n}" + (f"-profile-{args.profile}" if args.profile else "")
+        path = write_results(name, payload)
+        print(f"results: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
