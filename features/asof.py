@@ -179,7 +179,8 @@ class AsOf:
             )
             sums += [pl.col(m).filter(inside).sum().alias(f"{m}{suffix}") for m in metrics]
         grouped = visible.group_by(ENTITY).agg(sums).with_columns(pl.lit(0, dtype=pl.Int32).alias(K))
-        return grouped.select(ENTITY, K, pl.exclude(ENTITY, K)).collect()
+        # Streaming keeps only the group states in memory, not every visible row with its metric columns.
+        return grouped.select(ENTITY, K, pl.exclude(ENTITY, K)).collect(engine="streaming")
 
     def active_counts(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
         """Number of intervals of an interval table in force at each date (`valid_from <= t < valid_to`)."""
@@ -213,10 +214,10 @@ class AsOf:
         frame = self.table(name) if where is None else self.table(name).filter(where)
         rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
         rows = rows.filter(pl.col(K) < self.n_dates)
-        # The best row of each (entity, date index); rows tied on the order key are resolved by their values, so
-        # the result never depends on row order. Ties are rare: sorting what is left is cheap.
-        best = rows.filter(pl.col("_order") == pl.col("_order").max().over(KEYS))
-        best = best.sort([*KEYS, *columns], nulls_last=False).unique(KEYS, keep="last", maintain_order=True)
+        if set(columns) <= {order}:  # only the order key itself (recency): a group-by max is the whole answer
+            best = rows.group_by(KEYS).agg(pl.col("_order", *columns).max()).sort(KEYS)
+        else:
+            best = _best_rows(rows, list(columns))
         record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
         return self.spread(record.collect()).drop("_order")
 
@@ -246,6 +247,17 @@ class AsOf:
         if contract.event_at is None:
             raise ValueError(f"table {name} declares no event_at column")
         return contract.event_at
+
+
+def _best_rows(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """The row with the greatest `_order` of each (entity, date index). Rows tied on the order key are resolved by
+    their values, so the result never depends on row order; only the (rare) tied rows are sorted."""
+    best = rows.filter(pl.col("_order") == pl.col("_order").max().over(KEYS))
+    tied = pl.struct(KEYS).is_duplicated()
+    resolved = (
+        best.filter(tied).sort([*KEYS, *columns], nulls_last=False).unique(KEYS, keep="last", maintain_order=True)
+    )
+    return pl.concat([best.filter(~tied), resolved]).sort(KEYS)
 
 
 def _kept(column: Column, contract: TableContract) -> bool:
