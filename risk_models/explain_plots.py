@@ -46,16 +46,20 @@ def cjk_font() -> str | None:
     fonts = sorted((line.split("|", 1) for line in listing if "|" in line), key=_font_preference)
     for file, families in fonts:
         try:
-            font_manager.fontManager.addfont(file)
+            font_manager.fontManager.addfont(file)  # registers every face of a .ttc collection
         except (OSError, RuntimeError, ValueError):
             continue
-        return font_manager.FontProperties(fname=file).get_name() or families.split(",")[0]
+        known = {f.name for f in font_manager.fontManager.ttflist}
+        family = next((f for f in families.split(",") if f in known), None)
+        if family:
+            return family
     return None
 
 
-def _font_preference(entry: list[str]) -> tuple[bool, bool, bool]:
+def _font_preference(entry: list[str]) -> tuple[bool, bool, bool, bool]:
+    """Simplified-Chinese sans-serif regular faces first."""
     file, families = entry
-    return ("Sans" not in families, "SC" not in families, "Regular" not in file)
+    return ("Mono" in families, "Sans" not in families, "SC" not in families, "Regular" not in file)
 
 
 def plot_labels(spec: ThematicModelSpec, language: str | None = None) -> dict[str, str]:
@@ -101,7 +105,8 @@ def waterfall(
     steps = [(_label(labels, contributions.feature_names[j]), float(values[j])) for j in order]
     rest = float(values.sum() - sum(v for _, v in steps))
     if len(values) > top:
-        steps.append((f"{len(values) - top} other features", rest))
+        chinese = any("\u4e00" <= ch <= "\u9fff" for name, _ in steps for ch in name)
+        steps.append((f"其余{len(values) - top}项特征" if chinese else f"{len(values) - top} other features", rest))
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1.8))
     level = contributions.base_value
     for i, (_, value) in enumerate(steps):
@@ -110,6 +115,7 @@ def waterfall(
         level += value
     ax.set_yticks(range(len(steps)), [name for name, _ in steps])
     ax.invert_yaxis()
+    ax.margins(x=0.12)
     ax.axvline(contributions.base_value, color="grey", linewidth=1, linestyle=":")
     ax.axvline(float(contributions.raw_scores[row]), color="black", linewidth=1)
     ax.set(
