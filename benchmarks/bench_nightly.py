@@ -37,6 +37,7 @@ under 10 %. Results: benchmarks/results/bench_nightly-world-<N>.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -142,22 +143,20 @@ def _outcome_info(outcome: Any) -> dict[str, Any]:
     }
 
 
-def direct_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
-    """(a0)/(a): load the champion and `run_theme` without Prefect; peak RSS after each stage."""
+def _track_stage_peaks() -> dict[str, float]:
+    """Record the process's peak RSS (MiB) after each stage of the run (and before the first: after validation)."""
     import resource
 
-    from model_registry.registry import Registry
-    from pipelines import nightly, settings
-    from risk_models.themes import load_theme
-
-    def peak_mib() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from pipelines import nightly
 
     peaks: dict[str, float] = {}
     original = nightly.RunContext.stage
 
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     @contextmanager
-    def stage(self: Any, name: str) -> Any:
+    def stage(self: Any, name: str) -> Iterator[None]:
         if not peaks:
             peaks["validate"] = peak_mib()  # the validate step runs before the first stage
         with original(self, name):
@@ -165,6 +164,16 @@ def direct_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
         peaks[name] = peak_mib()
 
     nightly.RunContext.stage = stage  # type: ignore[method-assign]
+    return peaks
+
+
+def direct_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
+    """(a0)/(a): load the champion and `run_theme` without Prefect; peak RSS after each stage."""
+    from model_registry.registry import Registry
+    from pipelines import nightly, settings
+    from risk_models.themes import load_theme
+
+    peaks = _track_stage_peaks()
     began = time.perf_counter()
     spec = load_theme(THEME)
     model = Registry.open(settings.registry_uri()).load(spec.name, "champion")
@@ -179,6 +188,7 @@ def flow_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
     """(b): the Prefect flow `score_theme` (ephemeral API server started by the first flow call)."""
     from pipelines.flows import score_theme
 
+    peaks = _track_stage_peaks()
     result = score_theme(THEME, date.fromisoformat(as_of), data_dir=data_dir, dossier_top=dossier_top)
 
     class Outcome:
@@ -186,7 +196,7 @@ def flow_run(data_dir: str, as_of: str, dossier_top: int) -> dict[str, Any]:
         published = result["published"]
         pushed = result["pushed"]
 
-    return _outcome_info(Outcome())
+    return _outcome_info(Outcome()) | {"peak_after_stage_mib": peaks}
 
 
 def trivial_flow() -> dict[str, Any]:
@@ -231,6 +241,115 @@ def profile_stage(data_dir: str, as_of: str, dossier_top: int, stage_name: str) 
     return info | {
         "by_cumulative": sorted(rows, key=lambda r: -r["cumulative_s"])[:30],
         "by_own": sorted(rows, key=lambda r: -r["own_s"])[:20],
+    }
+
+
+def profile_validation(world: str, out_dir: str, as_of: str) -> dict[str, Any]:
+    """validate_dataset (run_gx=False) with each table's read, validation and writes timed; peak RSS after each."""
+    import resource
+
+    import psutil
+
+    from features import dataset_validation as dv
+
+    process = psutil.Process()
+    steps: list[dict[str, Any]] = []
+    current = {"table": ""}
+
+    def wrap(name: str) -> None:
+        original = getattr(dv, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "_validate_table":
+                current["table"] = args[1].name
+            began = time.perf_counter()
+            result = original(*args, **kwargs)
+            steps.append(
+                {
+                    "table": current["table"],
+                    "step": name.strip("_"),
+                    "seconds": time.perf_counter() - began,
+                    "peak MiB so far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "RSS after MiB": process.memory_info().rss / 2**20,
+                }
+            )
+            return result
+
+        setattr(dv, name, timed)
+
+    for name in ("read_delivery", "validate_frame", "write_parquet_atomic", "_validate_table"):
+        wrap(name)
+    result = dv.validate_dataset(Path(world), Path(out_dir), as_of=date.fromisoformat(as_of), run_gx=False)
+    return {"ok": result.ok, "steps": steps}
+
+
+def profile_validate_frame(world: str, table: str, as_of: str) -> dict[str, Any]:
+    """One table's `validate_frame`, its steps timed with the peak RSS after each; the rest is the inline work
+    (row index, string copy of every row for the quarantine, the accepted/quarantined filters)."""
+    import resource
+
+    import psutil
+
+    from features import validation
+    from features.contracts import registered_contracts
+    from features.loading import find_table_file, read_delivery
+
+    process = psutil.Process()
+    steps: list[dict[str, Any]] = []
+
+    def wrap(owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began, cpu = time.perf_counter(), time.process_time()
+            result = original(*args, **kwargs)
+            steps.append(
+                {
+                    "step": name.strip("_"),
+                    "seconds": time.perf_counter() - began,
+                    "CPU s": time.process_time() - cpu,
+                    "peak MiB so far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "RSS after MiB": process.memory_info().rss / 2**20,
+                }
+            )
+            return result
+
+        setattr(owner, name, timed)
+
+    contract = registered_contracts()[table]
+    path = find_table_file(Path(world), contract)
+    for name in ("typed_frame", "_uscc_problems", "_rule_checks", "_evaluate", "_flag_duplicates"):
+        wrap(validation, name)
+    wrap(validation.TableValidation, "check_complete")
+    began = time.perf_counter()
+    delivery = read_delivery(path, contract)
+    read = time.perf_counter() - began
+    after_read = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    began, cpu = time.perf_counter(), time.process_time()
+    result = validation.validate_frame(delivery.frame, contract, as_of=date.fromisoformat(as_of), path=path)
+    total, cpu = time.perf_counter() - began, time.process_time() - cpu
+    steps.append(
+        {
+            "step": "(rest of validate_frame)",
+            "seconds": total - sum(s["seconds"] for s in steps),
+            "CPU s": cpu - sum(s["CPU s"] for s in steps),
+        }
+    )
+    sizes = {
+        "delivered_mib": delivery.frame.estimated_size() / 2**20,
+        "accepted_mib": result.accepted.estimated_size() / 2**20,
+        "quarantined_mib": result.quarantined.estimated_size() / 2**20,
+    }
+    return {
+        "table": table,
+        "rows": delivery.frame.height,
+        "columns": delivery.frame.width,
+        "read_seconds": read,
+        "peak_after_read_mib": after_read,
+        "validate_seconds": total,
+        "validate_cpu_seconds": cpu,
+        "steps": steps,
+        "sizes": sizes,
     }
 
 
@@ -293,6 +412,19 @@ def prefect_server(home: Path, timeout: float = 300.0) -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+def seed_validated(world: Path, home: Path, rss_limit: float) -> None:
+    """Hard-link workspace/bench/validated-<N> (validating the world when absent) as the home's validated copy of the
+    delivery, so warm runs reuse it without a cold run (whose validation may not fit in memory)."""
+    target = home / "validated" / AS_OF.isoformat() / world.name
+    if (target / "validation_report.json").exists():
+        return
+    source = validated_dir(world, rss_limit)
+    shutil.rmtree(target, ignore_errors=True)  # a validation killed half-way leaves files without a report
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, copy_function=os.link)
+    print(f"  seeded {target} from {source} (hard links)")
 
 
 def reset_runs(home: Path, *, cold: bool) -> None:
@@ -366,6 +498,49 @@ def bench(n: int, args: argparse.Namespace) -> dict[str, Any]:
     limit = args.rss_limit
     results: dict[str, Measurement | None] = {}
 
+    if args.profile == "validate":
+        out = CACHE / f"validated-{n}"
+        m = measure(
+            profile_validation,
+            str(world),
+            str(out),
+            AS_OF.isoformat(),
+            home=home,
+            modules=RUN_MODULES,
+            label="profile validate",
+            rss_limit=limit,
+        )
+        if m is not None:
+            print_table(
+                m.info["steps"],
+                title=f"validation of {world.name} into {out} (run_gx=False): {m.seconds:.1f} s, CPU "
+                f"{m.cpu_seconds:.1f} s, peak {m.peak_rss_mib:,.0f} MiB; load {m.load_before:.2f}",
+            )
+        payload["profile"] = {"validate": m}
+        return payload
+    if args.profile == "validate_frame":
+        m = measure(
+            profile_validate_frame,
+            str(world),
+            args.table,
+            AS_OF.isoformat(),
+            home=home,
+            modules=RUN_MODULES,
+            label=f"profile validate_frame {args.table}",
+            rss_limit=limit,
+        )
+        if m is not None:
+            info = m.info
+            print_table(
+                info["steps"],
+                title=f"validate_frame({args.table}): {info['rows']:,} rows x {info['columns']} columns "
+                f"({info['sizes']['delivered_mib']:,.0f} MiB in memory, read in {info['read_seconds']:.1f} s, peak "
+                f"{info['peak_after_read_mib']:,.0f} MiB after the read); validate {info['validate_seconds']:.1f} s, "
+                f"CPU {info['validate_cpu_seconds']:.1f} s; child peak {m.peak_rss_mib:,.0f} MiB; load "
+                f"{m.load_before:.2f}",
+            )
+        payload["profile"] = {"validate_frame": m}
+        return payload
     if args.profile:
         reset_runs(home, cold=False)
         m = measure(
@@ -387,6 +562,8 @@ def bench(n: int, args: argparse.Namespace) -> dict[str, Any]:
         results["cold"] = measure(
             direct_run, *run_args, home=home, modules=RUN_MODULES, label="(a0) direct, cold", rss_limit=limit
         )
+    if args.seed_validated:
+        seed_validated(world, home, limit)
     for i in range(args.repeat):
         reset_runs(home, cold=False)
         results[f"warm{i}"] = measure(
@@ -473,7 +650,7 @@ def bench(n: int, args: argparse.Namespace) -> dict[str, Any]:
         if m is not None and "peak_after_stage_mib" in m.info
     ]
     if peaks:
-        print_table(peaks, title="peak RSS so far (MiB) after each stage, direct runs")
+        print_table(peaks, title="peak RSS so far (MiB) after each stage")
 
     verdict = targets(n, results)
     print_table(verdict, title="targets")
@@ -514,6 +691,45 @@ def targets(n: int, results: dict[str, Measurement | None]) -> list[dict[str, An
             }
         )
     warm = [m for k, m in results.items() if k.startswith("warm") and m is not None]
+    profiled = ROOT / "benchmarks" / "results" / f"bench_nightly-world-{n}-profile-validate.json"
+    if cold is None and warm and profiled.exists():
+        validation = json.loads(profiled.read_text())["profile"]["validate"]
+        best = min(warm, key=lambda m: m.seconds)
+        total = best.seconds - best.info["timings"].get("validate", 0.0) + validation["seconds"]
+        peak = max(best.peak_rss_mib, validation["peak_rss_mib"])
+        out.append(
+            {
+                "target": "whole run <= 180 s: NOT MEASURED as one run; warm run + separate validation",
+                "figure": f"{best.seconds:.1f} s + {validation['seconds']:.1f} s (validation alone, load "
+                f"{validation['load_before']:.2f}) = {total:.1f} s",
+                "met": total <= TARGET_SECONDS,
+            }
+        )
+        out.append(
+            {
+                "target": "peak RSS < 8 GiB (max of warm run and separate validation)",
+                "figure": f"{best.peak_rss_mib:,.0f} MiB run, {validation['peak_rss_mib']:,.0f} MiB validation",
+                "met": peak < TARGET_MIB,
+            }
+        )
+    if cold is None and warm:
+        best = min(warm, key=lambda m: m.seconds)
+        out.append(
+            {
+                "target": "warm run (validated copy reused) <= 180 s and < 8 GiB",
+                "figure": f"{best.seconds:.1f} s (CPU {best.cpu_seconds:.1f} s), {best.peak_rss_mib:,.0f} MiB, "
+                f"load {best.load_before:.2f}",
+                "met": best.seconds <= TARGET_SECONDS and best.peak_rss_mib < TARGET_MIB,
+            }
+        )
+        explained, listed = best.info["explained"], best.info["summary"]["listed"]
+        out.append(
+            {
+                "target": f"contributions for every warned firm (up to {EXPLAIN_CAP:,})",
+                "figure": f"{explained:,} of {listed:,} listed",
+                "met": explained == min(listed, EXPLAIN_CAP) or explained == listed,
+            }
+        )
     for prefix, what in (("flow", "ephemeral server"), ("server", "dedicated server")):
         flows = [m for k, m in results.items() if k.startswith(prefix) and m is not None]
         if not (warm and flows):
@@ -546,10 +762,19 @@ def main() -> None:
     parser.add_argument("--champion-from", type=int, help="train the champion on this world size (default: same)")
     parser.add_argument("--dossier-top", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="warm direct and flow runs, each")
-    parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--skip-cold", action="store_true", help="no run that validates the delivery itself")
+    parser.add_argument(
+        "--seed-validated", action="store_true", help="warm runs reuse workspace/bench/validated-<N> (hard links)"
+    )
     parser.add_argument("--skip-prefect", action="store_true")
     parser.add_argument("--skip-server", action="store_true", help="skip the flow against a dedicated Prefect server")
-    parser.add_argument("--profile", metavar="STAGE", help="only profile this stage (features, score, explain, ...)")
+    parser.add_argument(
+        "--profile",
+        metavar="STAGE",
+        help="only profile this stage (features, score, explain, ...), or `validate` (per table) or "
+        "`validate_frame` (the steps of one table's validation)",
+    )
+    parser.add_argument("--table", default="prepaid_transactions", help="table for --profile validate_frame")
     parser.add_argument("--rss-limit", type=float, default=14_000, help="kill a run above this RSS (MiB)")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
