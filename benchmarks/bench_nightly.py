@@ -414,6 +414,26 @@ def prefect_server(home: Path, timeout: float = 300.0) -> Iterator[str]:
         log.close()
 
 
+def reap_orphan_servers(home: Path) -> None:
+    """Stop temporary Prefect API servers left behind by a flow child we killed (RSS limit): the child's own
+    server subprocess, re-parented to init, recognised by its PREFECT_HOME (this benchmark's), stopped by pid."""
+    import psutil
+
+    ours = str(home / "prefect")
+    for process in psutil.process_iter(["pid", "ppid", "cmdline"]):
+        try:
+            if process.info["ppid"] != 1 or "prefect.server.api.server:create_app" not in (
+                process.info["cmdline"] or []
+            ):
+                continue
+            if process.environ().get("PREFECT_HOME") == ours:
+                print(f"  stopping orphaned temporary Prefect server pid {process.pid}")
+                process.terminate()
+                process.wait(30)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.TimeoutExpired):
+            continue
+
+
 def seed_validated(world: Path, home: Path, rss_limit: float) -> None:
     """Hard-link workspace/bench/validated-<N> (validating the world when absent) as the home's validated copy of the
     delivery, so warm runs reuse it without a cold run (whose validation may not fit in memory)."""
@@ -468,6 +488,8 @@ def measure(
         m = run_isolated(func, *args, env=env, preload=modules, label=label, rss_limit_mib=rss_limit)
     except MemoryLimitExceeded as error:
         print(f"  {label}: {error}")
+        if modules == FLOW_MODULES or "prefect" in modules:
+            reap_orphan_servers(home)
         return None
     print(
         f"  {label}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB, "
@@ -774,6 +796,7 @@ def main() -> None:
         help="only profile this stage (features, score, explain, ...), or `validate` (per table) or "
         "`validate_frame` (the steps of one table's validation)",
     )
+    parser.add_argument("--tag", help="suffix of the results file name (keeps earlier results)")
     parser.add_argument("--table", default="prepaid_transactions", help="table for --profile validate_frame")
     parser.add_argument("--rss-limit", type=float, default=14_000, help="kill a run above this RSS (MiB)")
     args = parser.parse_args()
@@ -784,6 +807,7 @@ def main() -> None:
         payload = bench(n, args)
         payload["bench_seconds"] = time.perf_counter() - began
         name = f"bench_nightly-world-{n}" + (f"-profile-{args.profile}" if args.profile else "")
+        name += f"-{args.tag}" if args.tag else ""
         path = write_results(name, payload)
         print(f"results: {path.relative_to(ROOT)}")
 
