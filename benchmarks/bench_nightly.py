@@ -1,16 +1,19 @@
 """Time the nightly run of the prepaid theme for 2026-06-30 on the full cohort: directly and as the Prefect flow.
 
-    python benchmarks/bench_nightly.py --enterprises 100000
-    python benchmarks/bench_nightly.py --enterprises 1000000 --champion-from 100000
-    python benchmarks/bench_nightly.py --enterprises 1000000 --profile features   # cProfile one stage
+    python benchmarks/bench_nightly.py --enterprises 100000 --repeat 2
+    python benchmarks/bench_nightly.py --enterprises 1000000 --champion-from 100000 --repeat 3 --rss-limit 19500
+    python benchmarks/bench_nightly.py --enterprises 1000000 --skip-cold --seed-validated   # warm runs only
+    python benchmarks/bench_nightly.py --enterprises 1000000 --profile features        # cProfile one stage
+    python benchmarks/bench_nightly.py --enterprises 1000000 --profile validate        # per table: time, peak RSS
+    python benchmarks/bench_nightly.py --enterprises 1000000 --profile validate_frame  # steps of one table
 
 Setup (not timed as part of the run): a dedicated workspace RISKGEN_HOME=workspace/bench/home-<N>/ holds the MLflow
 registry, the runs, the ledger, the review database, the validated delivery and a PREFECT_HOME of its own. A champion
 is trained with the shipped spec (`train_and_register`, then promoted) on workspace/bench/validated-<M>/ (M =
 `--champion-from`, default N; validated by bench_train.py's helper when absent), or reused when the registry already
-has a champion of the current spec hash. At 1M enterprises the shipped spec's training frame (24 monthly snapshots of
-~270k cohort rows each, ~6.5M rows) does not fit next to the other jobs on this machine: train the champion on the
-100k world (`--champion-from 100000`); the model is then the same shape, only the scored world differs.
+has a champion of the current spec hash. At 1M enterprises the shipped spec builds 24 monthly snapshots of ~290k
+cohort rows (bench_train.py's 19-snapshot frame already peaks at ~15 GiB there): train the champion on the 100k world
+(`--champion-from 100000`); the model is then of the same spec and shape, only the scored world differs.
 
 The delivery is the raw world folder workspace/bench/world-<N>/, so every run validates it (or reuses its validated
 copy). Before each measurement runs/, the ledger, the locks and the review database are deleted, so the run is never
@@ -29,9 +32,10 @@ does that too):
 
 Per-stage seconds come from the run manifest's `timings` (validate, features, score, list, explain, outputs,
 dossiers, publish); "rest" is the timed call minus their sum (champion loading, ledger, publish rename, the push to
-the review database, reading the manifest). The direct runs also record the child's peak RSS after each stage.
-Targets (issue): at 1M the whole run (cold, with validation) within 3 minutes and under 8 GiB; Prefect overhead
-under 10 %. Results: benchmarks/results/bench_nightly-world-<N>.json.
+the review database, reading the manifest; for a flow also the server start, flow/task run records and artifacts).
+Every run also records the child's peak RSS after each stage. CPU seconds are the child's only (not the Prefect
+server's). Targets (issue): at 1M the whole run (cold, with validation) within 3 minutes and under 8 GiB; Prefect
+overhead under 10 %. Results: benchmarks/results/bench_nightly-world-<N>[-profile-<stage>][-<tag>].json.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_train.py --enterprises 100000
     python benchmarks/bench_train.py --enterprises 100000 --enterprises 1000000
-    python benchmarks/bench_train.py --enterprises 1000000 --skip-whole --variant 1:1.0 --variant 1:0.1
+    python benchmarks/bench_train.py --enterprises 1000000 --rss-limit 19000   # the frame peaks at ~15 GiB
+    python benchmarks/bench_train.py --enterprises 100000 --reuse-frame --skip-whole --variant 1:1.0 --tag again
 
 The cached synthetic world workspace/bench/world-<N>/ (see bench_features.py) is validated once
 (features.dataset_validation.validate_dataset, run_gx=False, as of the cutoff 2026-06-30) into
@@ -25,7 +26,9 @@ workspace/bench/validated-<N>/; every measurement then runs in a fresh subproces
       does on a synthetic world) and the report; phases from the progress messages.
 
 Wall seconds, CPU seconds (all threads), peak RSS of the child, and the 1-minute load average just before each child
-are printed; results go to benchmarks/results/bench_train-world-<N>.json.
+are printed; results go to benchmarks/results/bench_train-world-<N>[-<tag>].json. The (a) and (b) figures are the
+timed calls inside the child (the parquet cache written after (a) and read before (b) is not counted); peak RSS is
+the whole child's. LightGBM's threads are OpenMP threads: on the two shared cores their benefit depends on the load.
 """
 
 from __future__ import annotations
@@ -469,13 +472,14 @@ def main() -> None:
     parser.add_argument("--reuse-frame", action="store_true", help="skip (a) when its cached frame exists")
     parser.add_argument("--skip-whole", action="store_true", help="skip (c), the whole train_theme")
     parser.add_argument("--rss-limit", type=float, default=14_000, help="kill a run above this RSS (MiB)")
+    parser.add_argument("--tag", help="suffix of the results file name (keeps earlier results)")
     args = parser.parse_args()
     print(f"load average {load_average()}")
     for n in args.enterprises or [100_000]:
         began = time.perf_counter()
         payload = bench(n, args)
         payload["bench_seconds"] = time.perf_counter() - began
-        path = write_results(f"bench_train-world-{n}", payload)
+        path = write_results(f"bench_train-world-{n}" + (f"-{args.tag}" if args.tag else ""), payload)
         print(f"results: {path.relative_to(ROOT)}")
 
 
