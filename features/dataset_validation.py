@@ -60,8 +60,12 @@ class DatasetValidation:
         }
 
 
+def accepted_dir(out_dir: Path) -> Path:
+    return out_dir / "accepted"
+
+
 def accepted_path(out_dir: Path, table: str) -> Path:
-    return out_dir / "accepted" / f"{table}.parquet"
+    return accepted_dir(out_dir) / f"{table}.parquet"
 
 
 def quarantine_path(out_dir: Path, table: str) -> Path:

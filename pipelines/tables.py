@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from features.dataset_validation import REPORT_FILE, DatasetValidation, accepted_path, validate_dataset
+from features.dataset_validation import REPORT_FILE, DatasetValidation, accepted_dir, validate_dataset
 from features.loading import file_sha256
 from features.store import TableStore
 from pipelines import settings
@@ -48,15 +48,15 @@ def validated_folder(data_dir: Path, as_of: date, out_dir: Path | None = None) -
     if report.exists():  # `data_dir` is itself a validation output
         if not json.loads(report.read_text(encoding="utf-8"))["ok"]:
             raise SystemExit(f"{report} records blocking failures; fix the delivery and validate again")
-        return accepted_path(data_dir, "x").parent
+        return accepted_dir(data_dir)
     target = out_dir or settings.validated_dir(as_of, data_dir)
     if _validated_same_files(target / REPORT_FILE):
-        return accepted_path(target, "x").parent
+        return accepted_dir(target)
     result = _validate_retrying(data_dir, target, as_of)
     print_validation(result)
     if not result.ok:
         sys.exit(1)
-    return accepted_path(target, "x").parent
+    return accepted_dir(target)
 
 
 def is_transient(error: BaseException | None) -> bool:

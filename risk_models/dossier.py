@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -24,6 +22,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from features.atomic import write_text_atomic
 from features.blocks.base import FeatureColumn, registered_blocks
 from features.store import TableStore
 from risk_models.dossier_data import DossierData, TimelineEvent, collect_many
@@ -625,20 +624,5 @@ def write_dossiers(
         )
     if out_dir is not None:
         for entity_id, page in pages.items():
-            _write_atomic(out_dir / f"{entity_id}.html", page)
+            write_text_atomic(page, out_dir / f"{entity_id}.html")
     return pages
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: a reader never sees a torn page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

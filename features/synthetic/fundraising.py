@@ -34,11 +34,12 @@ import polars as pl
 import features.tables_fundraising as contracts
 from features.atomic import fsync_dir
 from features.contracts import get_contract
+from features.loading import file_sha256
 from features.reference import COMPLAINT_CATEGORIES, INDUSTRIES, SECTORS, TOWNS
 from features.synthetic.months import MonthGrid, month_grid
 from features.synthetic.names import INDUSTRY_WORDS, TRADE_NAMES, credit_codes, grid_cell_ids
 from features.synthetic.profiles import grid_cells_per_town
-from features.synthetic.writer import WorldSummary, file_sha256
+from features.synthetic.writer import WorldSummary
 
 GENERATOR_VERSION = "1"
 TRUE_HAZARD = "true_hazard"

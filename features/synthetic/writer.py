@@ -7,7 +7,6 @@ a folder without a manifest is never a finished world.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 
 from features.atomic import fsync_dir
 from features.contracts import get_contract
+from features.loading import file_sha256
 from features.tables import PREPAID_WORLD_TABLES
 
 TRUE_HAZARD = "true_hazard"
@@ -156,15 +156,6 @@ class WorldWriter:
             for writer in self._writers.values():
                 writer.close()
             shutil.rmtree(self.stage, ignore_errors=True)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _remove_stale_stages(out_dir: Path) -> None:
