@@ -77,6 +77,27 @@ def fetch_verified(client: MlflowClient, info: ModelVersionInfo) -> dict[str, by
     return contents
 
 
+def read_artifact(client: MlflowClient, info: ModelVersionInfo, path: str) -> bytes | None:
+    """The bytes of one registered artifact (e.g. `evaluation/drift_reference.json`), checked against its hash.
+
+    None when the version was registered without it (an older version); raises when it was recorded and is now
+    missing or changed.
+    """
+    manifest = recorded_hashes(info)
+    if path not in manifest:
+        return None
+    file = _artifact_root(client, info) / path
+    if not file.is_file():
+        raise ModelNotFound(f"{_name(info)}: artifact {path} missing from run {info.run_id}")
+    data = file.read_bytes()
+    if sha256_bytes(data) != manifest[path]:
+        raise ModelIntegrityError(
+            f"{_name(info)}: {path} has sha256 {sha256_bytes(data)}, but {manifest[path]} was recorded at "
+            "registration (tampered or replaced); refusing to use it"
+        )
+    return data
+
+
 def _files(path: Path) -> list[Path]:
     """The files at `path`: itself, everything under it when a folder, nothing when absent."""
     if path.is_dir():

@@ -28,7 +28,7 @@ from model_registry.backend import (
 )
 from model_registry.catalog import Catalog, experiment_name, model_name
 from model_registry.errors import ModelIntegrityError, ModelNotFound, RegistryError
-from model_registry.loading import load_version
+from model_registry.loading import load_version, read_artifact
 from model_registry.model_card import render_model_card
 from model_registry.promotion import (
     Expected,
@@ -165,6 +165,17 @@ class Registry(Catalog):
             info = self.version(theme, int(version))
         with quiet_mlflow():
             return load_version(self.client, info)
+
+    def artifact(self, theme: str, version: int, path: str) -> bytes | None:
+        """A registered artifact of a version, verified against its recorded sha256 (None when never registered).
+
+        Raises:
+            ModelNotFound: no such version, or the artifact was recorded and is missing.
+            ModelIntegrityError: the artifact differs from its recorded hash.
+        """
+        info = self.version(theme, version)
+        with quiet_mlflow():
+            return read_artifact(self.client, info, path)
 
     def promotions(self) -> list[PromotionRecord]:
         """Every promotion recorded in this registry's log, oldest first."""

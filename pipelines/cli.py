@@ -9,6 +9,7 @@ from pipelines.commands.data import data
 from pipelines.commands.demo import demo
 from pipelines.commands.features import features
 from pipelines.commands.models import models, promote, train
+from pipelines.commands.monitor import monitor
 from pipelines.commands.nightly import backfill, nightly, serve
 from pipelines.commands.review import review, users
 from pipelines.commands.theme import theme
@@ -30,6 +31,7 @@ for command in (
     nightly,
     backfill,
     serve,
+    monitor,
     explain,
     audit,
     review,

@@ -122,3 +122,20 @@ def sector_chart(engine: sa.Engine, theme: str | None, scope: Scope, lang: str) 
     draw = bar_chart if len(dates) <= 3 else line_chart
     # svg_charts escapes every text it writes, so its output is safe markup
     return Markup(draw(labels, drawn, title=title, width=1100, height=300, empty_text=empty))
+
+
+def tier_dispositions(engine: sa.Engine, theme: str, start: date, end: date) -> list[tuple[date, str, str]]:
+    """(business date, tier, disposition status) of every warning of a theme pushed for a date in [start, end].
+
+    A warning nobody has touched yet is `pending`; model monitoring pools these into confirmation rates by tier.
+    """
+    joined = w.outerjoin(d, sa.and_(d.c.theme == w.c.theme, d.c.as_of == w.c.as_of, d.c.entity_id == w.c.entity_id))
+    status = sa.func.coalesce(d.c.status, "pending")
+    query = (
+        sa.select(w.c.as_of, w.c.tier, status)
+        .select_from(joined)
+        .where(w.c.theme == theme, w.c.as_of >= start, w.c.as_of <= end)
+        .order_by(w.c.as_of)
+    )
+    with engine.connect() as connection:
+        return [(r[0], r[1], r[2]) for r in connection.execute(query)]

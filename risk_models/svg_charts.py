@@ -406,3 +406,69 @@ def score_history(
             parts.append(_text(x(d), height - 8, d.isoformat(), anchor="middle"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def blend(colour: str, strength: float, base: str = "#ffffff") -> str:
+    """`colour` mixed into `base`: strength 0 gives `base`, 1 gives `colour` (both `#rrggbb`)."""
+    t = min(max(strength, 0.0), 1.0)
+    a = [int(base[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def _light(colour: str) -> bool:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.299 * r + 0.587 * g + 0.114 * b > 150
+
+
+def heatmap(
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    title: str,
+    colour: Callable[[float], str],
+    fmt: Formatter = lambda v: f"{v:.2f}",
+    width: int = 720,
+    row_height: int = 22,
+    label_width: int = 220,
+    label_chars: int = 30,
+    show_values: bool = True,
+    empty_text: str = "no data",
+) -> str:
+    """A grid of cells coloured by value (rows × columns, e.g. features × runs, or tier before × tier after).
+
+    Args:
+        values: one list per row, aligned with `col_labels`; None draws an empty (grey) cell.
+        colour: value -> cell colour (`#rrggbb`); the value's text is dark on light cells and white on dark ones.
+        show_values: write each value in its cell (tooltips always carry it).
+    """
+    top, bottom, right = 8.0, 34.0, 8.0
+    height = int(top + bottom + row_height * max(len(row_labels), 1))
+    parts = _open(width, height, title)
+    if not row_labels or not col_labels:
+        parts.append(_text(width / 2, height / 2, empty_text, anchor="middle"))
+        parts.append("</svg>")
+        return "".join(parts)
+    left = float(label_width)
+    cell_w = (width - left - right) / len(col_labels)
+    for r, label in enumerate(row_labels):
+        y = top + r * row_height
+        parts.append(_text(left - 6, y + row_height * 0.68, _clip(label, label_chars), anchor="end", colour=INK))
+        for c, value in enumerate(values[r]):
+            fill = "#f1f3f5" if value is None or not math.isfinite(value) else colour(value)
+            shown = "—" if value is None or not math.isfinite(value) else fmt(value)
+            x = left + c * cell_w
+            parts.append(
+                f'<rect x="{_f(x + 0.5)}" y="{_f(y + 0.5)}" width="{_f(cell_w - 1)}" height="{_f(row_height - 1)}" '
+                f'fill="{escape(fill)}"><title>{escape(f"{label} · {col_labels[c]}: {shown}")}</title></rect>'
+            )
+            if show_values and cell_w >= 26:
+                ink = INK if _light(fill) else "#ffffff"
+                parts.append(_text(x + cell_w / 2, y + row_height * 0.68, shown, anchor="middle", colour=ink, size=10))
+    every = _label_every(len(col_labels), width - left - right, max(len(label) for label in col_labels))
+    for c, label in enumerate(col_labels):
+        if (len(col_labels) - 1 - c) % every == 0:
+            parts.append(_text(left + (c + 0.5) * cell_w, height - 14, label, anchor="middle"))
+    parts.append("</svg>")
+    return "".join(parts)

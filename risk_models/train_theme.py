@@ -8,9 +8,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from features.atomic import write_json_atomic
 from features.store import TableStore
 from risk_models.baselines import RuleBaseline, WoeScorecard, fit_woe_scorecard
 from risk_models.dataset import TrainingFrame, build_training_frame
+from risk_models.drift import build_reference
 from risk_models.evaluation import Evaluation, evaluate, write_report
 from risk_models.labels import LABEL
 from risk_models.scorer import Scorer
@@ -72,6 +76,7 @@ def train_theme(
     )
     report = write_report(evaluation, report_dir)
     report |= explain_test_period(spec, data, scorer, report_dir / "explanations")
+    report["drift_reference"] = write_drift_reference(spec, data, scorer, report_dir / DRIFT_REFERENCE_FILE)
     for name, metrics in evaluation.rankings.items():
         say(
             f"[{spec.name}] {name:<10} precision@{spec.policy.budget_per_run} {metrics['precision']:.3f}  "
@@ -81,6 +86,29 @@ def train_theme(
 
 
 EXPLAIN_ROWS = 5000
+DRIFT_REFERENCE_FILE = "drift_reference.json"
+DRIFT_REFERENCE_SPLIT = "train"  # the rows the model learned from
+DRIFT_REFERENCE_ROWS = 200_000  # a seeded sample beyond this: decile edges and shares are stable long before
+
+
+def write_drift_reference(spec: ThematicModelSpec, data: TrainingFrame, scorer: Scorer, path: Path) -> Path:
+    """Training-time bins and shares of every feature and of the score, for monitoring (PSI) of later runs.
+
+    Registered with the model version (it is a report file, so it lands under `evaluation/` with its sha256).
+    """
+    rows = data.part(DRIFT_REFERENCE_SPLIT)
+    if rows.height > DRIFT_REFERENCE_ROWS:
+        rows = rows.sample(n=DRIFT_REFERENCE_ROWS, seed=spec.model.seed)
+    scores = pl.Series("probability", scorer.probability(rows), dtype=pl.Float64)
+    source = {
+        "split": DRIFT_REFERENCE_SPLIT,
+        "dates": [d.isoformat() for d in data.dates(DRIFT_REFERENCE_SPLIT)],
+        "rows": rows.height,
+        "model_sha256": scorer.sha256,
+        "spec_hash": spec.spec_hash(),
+    }
+    reference = build_reference(rows, data.feature_names, data.categorical, scores, source=source)
+    return write_json_atomic(reference.to_dict(), path)
 
 
 def explain_test_period(spec: ThematicModelSpec, data: TrainingFrame, scorer: Scorer, folder: Path) -> dict[str, Path]:
