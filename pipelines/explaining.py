@@ -8,7 +8,7 @@ import polars as pl
 
 from features.asof import ENTITY
 from features.atomic import write_parquet_atomic
-from risk_models.explain import contributions
+from risk_models.explain import Contributions, contributions
 from risk_models.global_views import write_global_views
 from risk_models.reasons import REASONS, peer_columns, peer_medians, reasons_for
 from risk_models.scoring import RANK
@@ -17,11 +17,19 @@ if TYPE_CHECKING:
     from pipelines.nightly import RunContext
 
 
-def explain_listed(ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
-    """Warnings with `reasons` (structs) and `reasons_zh` (text); writes contributions.parquet and peers.parquet."""
+def explain_listed(
+    ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame, explained: Contributions | None = None
+) -> pl.DataFrame:
+    """Warnings with `reasons` (structs) and `reasons_zh` (text); writes contributions.parquet and peers.parquet.
+
+    `explained`: the listed rows' contributions in rank order when already computed (by the shards of a run).
+    """
     listed = warnings.filter(pl.col("tier").is_not_null())[ENTITY]
     rows = scored.filter(pl.col(ENTITY).is_in(listed.to_list())).sort(RANK)
-    explained = contributions(ctx.model.scorer, rows, booster=ctx.model.booster)
+    if explained is None:
+        explained = contributions(ctx.model.scorer, rows, booster=ctx.model.booster)
+    elif list(explained.entity_ids) != rows[ENTITY].to_list():
+        raise AssertionError("the shards' contributions do not cover the listed entities in rank order")
     write_parquet_atomic(explained.to_frame(), ctx.staging / "contributions.parquet")
     groups = peer_columns(ctx.spec, scored)
     peers = peer_medians(scored, list(explained.feature_names), groups)

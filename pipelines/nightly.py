@@ -30,6 +30,7 @@ from pipelines.exports import write_exports
 from pipelines.ledger import Ledger
 from pipelines.locks import lock_path, run_lock
 from pipelines.runs import MANIFEST, RunAlreadyPublished, RunPaths, publish, read_manifest, start_staging
+from pipelines.scale_out import ScaleOut, remove_work
 from pipelines.tables import validated_folder
 from pipelines.versioning import code_version
 from risk_models.scoring import cohort_features, score_frame
@@ -96,12 +97,17 @@ def stage_list(
         )
 
 
-def stage_explain(ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
-    """Contributions for every listed entity, stored with the base value, and reasons added to the list."""
+def stage_explain(
+    ctx: RunContext, scored: pl.DataFrame, warnings: pl.DataFrame, sharded: Callable[[], Any] | None = None
+) -> pl.DataFrame:
+    """Contributions for every listed entity, stored with the base value, and reasons added to the list.
+
+    `sharded` computes the contributions on the shards instead (a scaled-out run); None means here.
+    """
     from pipelines.explaining import explain_listed
 
     with ctx.stage("explain"):
-        return explain_listed(ctx, scored, warnings)
+        return explain_listed(ctx, scored, warnings, sharded() if sharded else None)
 
 
 def stage_outputs(ctx: RunContext, warnings: pl.DataFrame) -> dict[str, Any]:
@@ -158,7 +164,8 @@ def call_directly(stage: Callable[..., Any], *args: Any) -> Any:
 class RunRequest:
     """One theme and business date to score, with the champion model and how to run each stage.
 
-    `call(stage, *args)` runs a stage; the Prefect flow passes one that runs it as a task.
+    `call(stage, *args)` runs a stage; the Prefect flow passes one that runs it as a task. With `scale_out`, features,
+    scores and contributions are computed by shard of entities (`pipelines.scale_out`), with the same outputs.
     """
 
     spec: ThematicModelSpec
@@ -168,6 +175,7 @@ class RunRequest:
     dossier_top: int = 200
     under_disposition: tuple[str, ...] = ()
     call: StageCall = call_directly
+    scale_out: ScaleOut | None = None
 
 
 class SpecMismatch(RuntimeError):
@@ -220,10 +228,22 @@ def _run_stages(request: RunRequest, staging: Path, paths: RunPaths, run_id: str
     accepted = validated_folder(request.data_dir, as_of)
     store = known_at(TableStore.from_folder(accepted, list(spec.tables)), as_of)
     ctx = RunContext(spec, as_of, staging, store, request.model, {"validate": round(time.perf_counter() - started, 3)})
-    features = call(stage_features, ctx)
-    scored = call(stage_score, ctx, features)
+    scale = request.scale_out
+    if scale is None:
+        features = call(stage_features, ctx)
+        scored = call(stage_score, ctx, features)
+    else:  # the shard rounds are tasks of their own (on the flow's task runner), not nested in a stage task
+        from pipelines.scale_out import shard_jobs, sharded_contributions, sharded_features_and_scores
+
+        jobs = shard_jobs(ctx, scale, accepted)
+        features, scored = sharded_features_and_scores(ctx, scale, jobs)
     warnings = call(stage_list, ctx, scored, previous_warnings(paths, as_of), list(request.under_disposition))
-    warnings = call(stage_explain, ctx, scored, warnings)
+    if scale is None:
+        warnings = call(stage_explain, ctx, scored, warnings)
+    else:
+        listed = warnings
+        warnings = stage_explain(ctx, scored, warnings, lambda: sharded_contributions(ctx, scale, jobs, scored, listed))
+        remove_work(ctx)
     summary = call(stage_outputs, ctx, warnings)
     summary["dossiers"] = call(stage_dossiers, ctx, warnings, request.dossier_top)
     with ctx.stage("publish"):
@@ -244,6 +264,7 @@ def _run_stages(request: RunRequest, staging: Path, paths: RunPaths, run_id: str
         "counts": {"cohort": features.height, "listed": summary["listed"]},
         "summary": summary,
         "timings": ctx.timings,
+        "scale_out": {"shards": scale.shards, "where": scale.where} if scale else None,
     }
 
 
