@@ -21,8 +21,9 @@ import polars as pl
 from features.asof import ENTITY
 from features.atomic import write_json_atomic, write_text_atomic
 from features.loading import file_sha256
+from model_registry.artifacts import sha256_bytes
 from pipelines import settings
-from pipelines.runs import RunPaths, read_manifest
+from pipelines.runs import MANIFEST, RunPaths, read_manifest
 from risk_models.drift import SCORE, DriftReference, build_reference, distribution, population_psi, psi
 from risk_models.monitoring import (
     Alert,
@@ -43,6 +44,7 @@ from risk_models.train_theme import DRIFT_REFERENCE_FILE
 DEFAULT_DAYS = 90  # the window when --from is not given: the 90 days up to the last published run
 REFERENCE_ARTIFACT = f"evaluation/{DRIFT_REFERENCE_FILE}"
 COLUMN_CHUNK = 16  # feature columns read at a time (bounded memory at 1M entities)
+PSI_CACHE_VERSION = 1  # bump when the PSI computation changes: cached values of older code are then ignored
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,18 @@ class References:
 
     def __init__(self, spec: ThematicModelSpec) -> None:
         self.spec = spec
-        self.cache: dict[str, tuple[DriftReference, str] | None] = {}
+        self.cache: dict[str, tuple[DriftReference, str, str]] = {}
         self.notes: list[tuple[str, str]] = []
 
-    def get(self, version: str, run_dir: Path) -> tuple[DriftReference, str]:
-        if self.cache.get(version) is None:
-            stored = self._registered(version)
-            self.cache[version] = (stored, "training") if stored else (self._baseline(run_dir), run_dir.name)
-            if not stored:
+    def get(self, version: str, run_dir: Path) -> tuple[DriftReference, str, str]:
+        """(reference, what it is: "training" or the baseline run's date, a digest naming its content)."""
+        if version not in self.cache:
+            raw = self._registered(version)
+            if raw is not None:
+                self.cache[version] = (DriftReference.from_dict(json.loads(raw)), "training", sha256_bytes(raw))
+            else:
+                digest = "baseline:" + file_sha256(run_dir / MANIFEST)
+                self.cache[version] = (self._baseline(run_dir), run_dir.name, digest)
                 self.notes.append(
                     (
                         f"模型版本 {version} 未登记训练分布，PSI 以 {run_dir.name} 的运行为基准",
@@ -91,11 +97,9 @@ class References:
                         f"against the run of {run_dir.name} (retrain to record one)",
                     )
                 )
-        found = self.cache[version]
-        assert found is not None
-        return found
+        return self.cache[version]
 
-    def _registered(self, version: str) -> DriftReference | None:
+    def _registered(self, version: str) -> bytes | None:
         from model_registry.errors import RegistryNotFound
         from model_registry.registry import Registry
 
@@ -103,7 +107,7 @@ class References:
             raw = Registry.open(settings.registry_uri()).artifact(self.spec.name, int(version), REFERENCE_ARTIFACT)
         except RegistryNotFound:
             return None
-        return DriftReference.from_dict(json.loads(raw)) if raw else None
+        return raw
 
     def _baseline(self, run_dir: Path) -> DriftReference:
         features = pl.read_parquet(run_dir / "features.parquet")
@@ -111,6 +115,21 @@ class References:
         categorical = [f for f in names if features.schema[f] == pl.String]
         scores = pl.read_parquet(run_dir / "scores.parquet", columns=["probability"])["probability"]
         return build_reference(features, names, categorical, scores, source={"baseline_run": run_dir.name})
+
+
+def cached_run_psi(theme: str, reference: DriftReference, digest: str, run_dir: Path) -> dict[str, float]:
+    """`run_psi`, remembered per (run, reference): a published run never changes, so neither does its PSI.
+
+    The key is the run manifest's sha256 (which pins every file of the run) and the reference's digest.
+    """
+    key = sha256_bytes(f"{PSI_CACHE_VERSION}:{file_sha256(run_dir / MANIFEST)}:{digest}".encode())[:20]
+    path = settings.workspace() / "monitoring" / theme / ".psi-cache" / f"{run_dir.name}-{key}.json"
+    if path.exists():
+        cached: dict[str, float] = json.loads(path.read_text(encoding="utf-8"))
+        return cached
+    result = run_psi(reference, run_dir)
+    write_json_atomic(result, path)
+    return result
 
 
 def run_psi(reference: DriftReference, run_dir: Path) -> dict[str, float]:
@@ -149,8 +168,8 @@ def gather_runs(
         folder = paths.final(as_of)
         manifest = read_manifest(folder)
         version = str(manifest["model"]["version"])
-        reference, source = references.get(version, folder)
-        drift = run_psi(reference, folder)
+        reference, source, digest = references.get(version, folder)
+        drift = cached_run_psi(spec.name, reference, digest, folder)
         score_psi = drift.pop(SCORE, None)
         tiers, groups = listed_tiers(spec, folder)
         by_tier = {t: sum(1 for v in tiers.values() if v == t) for t in tier_names}

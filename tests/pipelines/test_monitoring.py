@@ -116,6 +116,8 @@ def test_monitoring_figures_match_the_runs_and_the_decisions(home: Monitored) ->
     assert folder == home.home / "monitoring" / THEME / "2026-04-02_2026-06-30"
     data = json.loads((folder / "monitoring.json").read_text(encoding="utf-8"))
     assert data["files"] == {n: file_sha256(folder / n) for n in ("report.html", "summary.md")}
+    cached = sorted((folder.parent / ".psi-cache").glob("*.json"))  # PSI per (run, reference), reused next time
+    assert [p.name[:10] for p in cached] == [d.isoformat() for d in RUNS]
 
     reference = _registered_reference()
     assert reference["source"]["split"] == "train" and reference["source"]["rows"] > 1000
