@@ -33,7 +33,8 @@ TIER_NAMES = {
     "yellow": ("黄色", "yellow"),
     "none": ("未列入", "not listed"),
 }
-PALETTE = ("#1f4e79", "#c0392b", "#e8710a", "#2e7d6b", "#7b5ea7", "#b8860b", "#8a94a0", "#d4568b")
+PALETTE = ("#1f4e79", "#c0392b", "#e8710a", "#2e7d6b", "#7b5ea7", "#b8860b")
+MAX_SECTORS = len(PALETTE)  # more lines than this are unreadable; the rest is summed
 BUDGET_COLOUR, AMBER, RED, OK = "#1f2933", "#e8a10a", "#c62828", "#2e7d6b"
 
 
@@ -208,9 +209,9 @@ def migration_svg(migration: Migration) -> str:
         title="等级迁移矩阵 / tier migration",
         colour=lambda v: blend("#1f4e79", 0.1 + 0.8 * v / high) if v else "#ffffff",
         fmt=lambda v: f"{v:.0f}",
-        width=720,
+        width=WIDTH,
         row_height=30,
-        label_width=190,
+        label_width=220,
     )
 
 
@@ -248,19 +249,19 @@ def confirmation_over_time(result: MonitoringResult) -> str:
 
 
 def sector_chart(result: MonitoringResult) -> str:
+    """Listed warnings per sector and run: the largest sectors, the rest summed as "other"."""
     totals: dict[str, int] = {}
     for r in result.runs:
         for g, n in r.by_group.items():
             totals[g] = totals.get(g, 0) + n
-    top = sorted(totals, key=lambda g: (-totals[g], g))[: len(PALETTE)]
+    top = sorted(totals, key=lambda g: (-totals[g], g))[:MAX_SECTORS]
+    rest = [float(sum(n for g, n in r.by_group.items() if g not in top)) for r in result.runs]
     series = [
-        Series(
-            f"{SECTOR_LABELS.get(g, g or '—')} {g}".strip(),
-            [float(r.by_group.get(g, 0)) for r in result.runs],
-            PALETTE[i],
-        )
-        for i, g in enumerate(top)
+        Series(SECTOR_LABELS.get(g, g or "—"), [float(r.by_group.get(g, 0)) for r in result.runs], c)
+        for g, c in zip(top, PALETTE, strict=False)
     ]
+    if any(rest):
+        series.append(Series("其他 other", rest, "#8a94a0"))
     draw = bar_chart if len(result.runs) <= 3 else line_chart
     return draw(_dates(result), series, title="按行业预警数量 / warnings by sector", width=WIDTH, empty_text="无数据")
 
