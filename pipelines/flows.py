@@ -11,6 +11,8 @@ by shard of entities, each shard round a Prefect task on the cluster (`pipelines
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,28 @@ def dask_task_runner(address: str | None = None, workers: int = 0) -> Any:
     return DaskTaskRunner(
         cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
     )
+
+
+@contextmanager
+def api_for_workers() -> Iterator[None]:
+    """Make the Prefect API this process uses the one the Dask workers report task runs to.
+
+    Without PREFECT_API_URL, Prefect starts a temporary API server in each process that needs one: every worker would
+    start its own on the same database (locked SQLite). Here the driver's temporary server is started and its URL set
+    for this block; the settings travel with each submitted task. On a multi-machine cluster set PREFECT_API_URL to a
+    server every machine reaches (README), since the temporary server listens on 127.0.0.1 only.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the process's one temporary server (the one its client already uses)
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
 
 
 def _scale_out(theme: str, shards: int) -> ScaleOut | None:
@@ -136,18 +160,20 @@ def score_theme(
         raise RuntimeError(f"theme {theme} has no champion model: train and promote one first")
     folder = Path(data_dir) if data_dir else settings.synthetic_data_dir(spec.name)
     disposed = tuple(entities_under_disposition(spec.name))
-    outcome = run_theme(
-        RunRequest(
-            spec,
-            business_date,
-            folder,
-            model,
-            dossier_top=dossier_top,
-            under_disposition=disposed,
-            call=as_task,
-            scale_out=_scale_out(theme, shards),
+    scale = _scale_out(theme, shards)
+    with api_for_workers() if scale and scale.map is submit_shards else nullcontext():
+        outcome = run_theme(
+            RunRequest(
+                spec,
+                business_date,
+                folder,
+                model,
+                dossier_top=dossier_top,
+                under_disposition=disposed,
+                call=as_task,
+                scale_out=scale,
+            )
         )
-    )
     logger.info(
         "%s %s: %s, %d listed, %d pushed",
         theme,
