@@ -174,3 +174,14 @@ def test_flow_with_dask_workers_starts_its_own_cluster(harness: None, nightly: A
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:
     return sorted({str(prefix) for prefix in dask_scheduler.task_prefixes})
+
+
+def test_cli_refuses_address_and_workers_together() -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["nightly", "--dask-address", "tcp://127.0.0.1:8786", "--dask-workers", "2"])
+    assert result.exit_code == 2 and "not both" in result.output
+    shown = CliRunner().invoke(main, ["nightly", "--help"]).output
+    assert "--dask-address" in shown and "--dask-workers" in shown and "--shards" in shown
