@@ -2,42 +2,40 @@
 
 As of date `t` a row is visible only when `recorded_at <= t` and its event date `<= t`. Many as-of dates are answered
 in one pass: every row contributes to a contiguous range of as-of dates `[lo, hi)` (from the first date that can see
-it to the first date its window has moved past), so window sums become prefix sums of +value at `lo` and -value at
-`hi` (bucketed prefix sums), and "latest row as of t" becomes an as-of join on the date a row becomes visible.
-12 monthly dates cost little more than one.
+it to the first date its window has moved past), so window sums become running totals of +value at `lo` and -value
+at `hi` (features/windows.py), and "latest row as of t" becomes an as-of join on the date a row becomes visible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from features.contracts import Column, TableContract
 from features.store import TableStore
+from features.windows import (
+    ENTITY,
+    ENTITY_ID,
+    KEYS,
+    Clocks,
+    K,
+    Window,
+    WindowRequest,
+    dense_running,
+    first_visible,
+    range_deltas,
+    sum_windows,
+)
 
-ENTITY = "entity_id"
-ENTITY_ID = "_entity"  # the entity's own id (a credit code, a lane id); ENTITY holds its integer code in a view
-K = "_k"  # index of the as-of date within AsOf.dates
-KEYS = (ENTITY, K)
+if TYPE_CHECKING:
+    from features.blocks.base import FeatureBlock
 
-
-@dataclass(frozen=True)
-class Window:
-    """Events that happened between `start_days` (exclusive of older) and `end_days` ago: `(t - end, t - start]`."""
-
-    end_days: int
-    start_days: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.start_days < self.end_days:
-            raise ValueError(f"window needs 0 <= start_days < end_days, got {self.start_days}, {self.end_days}")
-
-    @property
-    def suffix(self) -> str:
-        return f"{self.end_days}d" if self.start_days == 0 else f"{self.start_days}_{self.end_days}d"
+__all__ = ["ENTITY", "ENTITY_ID", "KEYS", "AsOf", "K", "Window", "outer_join"]
+CHUNK_ROWS = 8_000_000  # rows of a table coded at a time: bounds the memory their text entity ids take
 
 
 @dataclass
@@ -45,23 +43,29 @@ class AsOf:
     """A view of a `TableStore` as of one or more dates, for the entities of one entity table.
 
     Every method returns a frame keyed by (`entity_id`, `_k`), `_k` indexing `dates`. Results of blocks are cached so
-    blocks can build on each other (`block`).
+    blocks can build on each other (`block`). `prefetch(blocks)` learns every window sum the blocks will ask for and
+    answers all of a table's requests together (see features/windows.py).
     """
 
     store: TableStore
     dates: tuple[date, ...]
     entity_table: str
+    codes: pl.DataFrame = field(default_factory=pl.DataFrame)
+    dry_run: bool = False  # tables are empty: running blocks only records what they ask for
     _cache: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
     _tables: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _prefetched: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _requests: dict[str, WindowRequest] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if list(self.dates) != sorted(set(self.dates)):
             raise ValueError("as-of dates must be sorted and unique")
         self._dates = pl.Series("as_of", self.dates, dtype=pl.Date)
-        key = self.store.contract(self.entity_table).entity_key
-        ids = self.store.frame(self.entity_table).select(pl.col(key).alias(ENTITY_ID)).unique().collect()
-        # Entities travel as integer codes: every group-by, sort and join over millions of events is then on u32.
-        self.codes = ids.sort(ENTITY_ID).with_row_index(ENTITY)
+        if self.codes.is_empty():
+            key = self.store.contract(self.entity_table).entity_key
+            ids = self.store.frame(self.entity_table).select(pl.col(key).alias(ENTITY_ID)).unique().collect()
+            # Entities travel as integer codes: every group-by, sort and join over millions of events is on u32.
+            self.codes = ids.sort(ENTITY_ID).with_row_index(ENTITY)
 
     @property
     def n_dates(self) -> int:
@@ -75,27 +79,36 @@ class AsOf:
         """
         if name not in self._tables:
             contract = self.store.contract(name)
-            frame = self.store.frame(name).rename({contract.entity_key: ENTITY_ID})
-            if contract.recorded_at:
-                frame = frame.filter(pl.col(contract.recorded_at) <= self.dates[-1])
-            keep = [c.name for c in contract.columns if c.name != contract.entity_key and _kept(c, contract)]
-            frame = frame.join(self.codes.lazy(), on=ENTITY_ID, how="inner").select(ENTITY, *keep)
-            categorical = [c.name for c in contract.columns if c.allowed is not None and c.name in keep]
-            self._tables[name] = frame.with_columns(pl.col(categorical).cast(pl.Categorical)).collect(
-                engine="streaming"
-            )
+            raw = self.store.frame(name).head(0) if self.dry_run else self.store.frame(name)
+            height = raw.select(pl.len()).collect().item()
+            # Slices of the file, not of the filtered rows: a slice below a filter would rescan the file each time.
+            chunks = [
+                self._coded(_shaped(raw.slice(offset, CHUNK_ROWS), contract, self.dates[-1]), contract.entity_key)
+                for offset in range(0, max(height, 1), CHUNK_ROWS)
+            ]
+            self._tables[name] = pl.concat(chunks)
         return self._tables[name].lazy()
 
+    def _coded(self, frame: pl.LazyFrame, key: str) -> pl.DataFrame:
+        """The rows with the entity id replaced by its code.
+
+        Event tables hold an entity's rows together, so coding each run of equal ids once is several times cheaper
+        than joining every row's text id (and correct in any row order).
+        """
+        chunk = frame.collect()
+        runs = chunk.select(pl.col(key).rle()).unnest(key)
+        run_codes = runs.join(self.codes, left_on="value", right_on=ENTITY_ID, how="left", maintain_order="left")
+        codes = run_codes.select(pl.col(ENTITY).repeat_by("len").explode(empty_as_null=True)).to_series()
+        return chunk.drop(key).insert_column(0, codes).filter(pl.col(ENTITY).is_not_null())
+
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Replace entity codes by the entities' ids."""
-        return (
-            frame.join(self.codes, on=ENTITY, how="left").with_columns(pl.col(ENTITY_ID).alias(ENTITY)).drop(ENTITY_ID)
-        )
+        """Replace entity codes by the entities' ids (codes are row numbers of `codes`)."""
+        ids = self.codes[ENTITY_ID].gather(frame[ENTITY])
+        return frame.with_columns(ids.alias(ENTITY))
 
     def first_visible(self, *date_exprs: pl.Expr) -> pl.Expr:
         """Index of the first as-of date on or after every given date (== n_dates when none)."""
-        latest = pl.max_horizontal(date_exprs) if len(date_exprs) > 1 else date_exprs[0]
-        return pl.lit(self._dates).search_sorted(latest, side="left").cast(pl.Int32)
+        return first_visible(self._dates, *date_exprs)
 
     def visible_from(self, name: str) -> pl.Expr:
         """Index of the first as-of date that may see a row: both clocks must have passed."""
@@ -108,26 +121,9 @@ class AsOf:
 
         `rows` has `entity_id`, `lo`, `hi` and the metric columns. Integer metrics stay exact.
         """
-        return self._spread_running([self._running_sums(rows, metrics)], metrics)
-
-    def _running_sums(self, rows: pl.LazyFrame, metrics: Sequence[str]) -> pl.LazyFrame:
-        """Running totals at the date indices where they change (+value at `lo`, -value at `hi`)."""
-        # Rows sharing (entity, lo, hi) act alike: pre-aggregating them first makes one date cost one group-by.
         live = rows.filter(pl.col("lo") < pl.col("hi")).group_by(ENTITY, "lo", "hi").agg(pl.col(metrics).sum())
-        starts = live.select(ENTITY, pl.col("lo").alias(K), *metrics)
-        ends = live.filter(pl.col("hi") < self.n_dates).select(
-            ENTITY, pl.col("hi").alias(K), *[-pl.col(m) for m in metrics]
-        )
-        deltas = pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(metrics).sum())
-        return deltas.sort(KEYS).with_columns(pl.col(metrics).cum_sum().over(ENTITY))
-
-    def _spread_running(self, parts: Sequence[pl.LazyFrame], columns: Sequence[str]) -> pl.DataFrame:
-        joined = parts[0]
-        for part in parts[1:]:
-            joined = joined.join(part, on=list(KEYS), how="full", coalesce=True)
-        # A running total holds until its next change, whichever part changed at this index.
-        filled = joined.sort(KEYS).with_columns(pl.col(columns).forward_fill().over(ENTITY)).collect()
-        return self.spread(filled).with_columns(pl.col(columns).fill_null(0))
+        deltas = range_deltas(live.collect(), self.n_dates)
+        return dense_running([deltas], deltas[ENTITY].unique().sort(), self.n_dates)
 
     def window_sums(
         self,
@@ -139,48 +135,29 @@ class AsOf:
         """Sums of metric expressions over the events of `name` inside a window, as of every date.
 
         With one `Window` the columns are the metric names; with a mapping `{suffix: Window}` they are
-        `<metric><suffix>`, all computed in one pass over the table.
+        `<metric><suffix>`. Requests learnt by `prefetch` are answered from its shared passes.
         """
-        windows = {"": window} if isinstance(window, Window) else dict(window)
-        event_at = pl.col(self._event_at(name))
-        recorded = self.store.contract(name).recorded_at
-        reach = max(w.end_days for w in windows.values())
-        frame = self.table(name) if where is None else self.table(name).filter(where)
-        frame = frame.filter(event_at > pl.lit(self.dates[0]).dt.offset_by(f"-{reach}d"))  # no window reaches these
-        base = frame.select(
-            ENTITY,
-            event_at.alias("_e"),
-            pl.col(recorded or event_at.meta.output_name()).alias("_r"),
-            *[expr.alias(m) for m, expr in metrics.items()],
-        )
-        if self.n_dates == 1:
-            return self._window_sums_one_date(base, windows, list(metrics))
-        parts, columns = [], []
-        for suffix, w in windows.items():
-            named = [f"{m}{suffix}" for m in metrics]
-            rows = base.select(
-                ENTITY,
-                self.first_visible(pl.col("_r"), pl.col("_e").dt.offset_by(f"{w.start_days}d")).alias("lo"),
-                self.first_visible(pl.col("_e").dt.offset_by(f"{w.end_days}d")).alias("hi"),
-                *[pl.col(m).alias(n) for m, n in zip(metrics, named, strict=True)],
-            )
-            parts.append(self._running_sums(rows, named))
-            columns += named
-        return self._spread_running(parts, columns)
+        request = WindowRequest.of(name, window, metrics, where)
+        if self.dry_run:
+            self._requests.setdefault(request.key, request)
+        # Each answer serves one call (then memory is freed); an identical second request is computed again.
+        answer = self._prefetched.pop(request.key, None)
+        return answer if answer is not None else self._window_answers(name, [request])[request.key]
 
-    def _window_sums_one_date(self, base: pl.LazyFrame, windows: dict[str, Window], metrics: list[str]) -> pl.DataFrame:
-        """One as-of date (the nightly run): every window and metric in a single group-by of the visible rows."""
-        t = pl.lit(self.dates[0])
-        visible = base.filter((pl.col("_r") <= t) & (pl.col("_e") <= t))
-        sums = []
-        for suffix, w in windows.items():
-            inside = (pl.col("_e") > t.dt.offset_by(f"-{w.end_days}d")) & (
-                pl.col("_e") <= t.dt.offset_by(f"-{w.start_days}d")
-            )
-            sums += [pl.col(m).filter(inside).sum().alias(f"{m}{suffix}") for m in metrics]
-        grouped = visible.group_by(ENTITY).agg(sums).with_columns(pl.lit(0, dtype=pl.Int32).alias(K))
-        # Streaming keeps only the group states in memory, not every visible row with its metric columns.
-        return grouped.select(ENTITY, K, pl.exclude(ENTITY, K)).collect(engine="streaming")
+    def prefetch(self, blocks: Iterable[FeatureBlock]) -> None:
+        """Run the blocks on empty tables to learn their window sums, then answer each table's requests together."""
+        dry = AsOf(self.store, self.dates, self.entity_table, codes=self.codes, dry_run=True)
+        for block in blocks:
+            block.run(dry)
+        by_table: dict[str, list[WindowRequest]] = {}
+        for request in dry._requests.values():
+            by_table.setdefault(request.table, []).append(request)
+        for table, requests in by_table.items():
+            self._prefetched.update(self._window_answers(table, requests))
+
+    def _window_answers(self, name: str, requests: Sequence[WindowRequest]) -> dict[str, pl.DataFrame]:
+        clocks = Clocks(self._event_at(name), self.store.contract(name).recorded_at)
+        return sum_windows(self.table(name), clocks, self._dates, requests)
 
     def active_counts(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
         """Number of intervals of an interval table in force at each date (`valid_from <= t < valid_to`)."""
@@ -218,6 +195,8 @@ class AsOf:
             best = rows.group_by(KEYS).agg(pl.col("_order", *columns).max()).sort(KEYS)
         else:
             best = _best_rows(rows, list(columns))
+        if self.n_dates == 1:  # nothing to carry forward to later dates
+            return best.drop("_order").collect(engine="streaming")
         record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
         return self.spread(record.collect()).drop("_order")
 
@@ -242,6 +221,10 @@ class AsOf:
             self._cache[name] = compute(self)
         return self._cache[name]
 
+    def release(self, name: str) -> None:
+        """Drop a block's cached output once nothing will read it again (assembly frees memory as it goes)."""
+        self._cache.pop(name, None)
+
     def _event_at(self, name: str) -> str:
         contract = self.store.contract(name)
         if contract.event_at is None:
@@ -258,6 +241,14 @@ def _best_rows(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
         best.filter(tied).sort([*KEYS, *columns], nulls_last=False).unique(KEYS, keep="last", maintain_order=True)
     )
     return pl.concat([best.filter(~tied), resolved]).sort(KEYS)
+
+
+def _shaped(frame: pl.LazyFrame, contract: TableContract, last_date: date) -> pl.LazyFrame:
+    """The columns features may read, categorical text as Categorical, cut to rows the last as-of date can see."""
+    keep = [c.name for c in contract.columns if c.name != contract.entity_key and _kept(c, contract)]
+    categorical = [c.name for c in contract.columns if c.allowed is not None and c.name in keep]
+    frame = frame.select(contract.entity_key, *keep).with_columns(pl.col(categorical).cast(pl.Categorical))
+    return frame.filter(pl.col(contract.recorded_at) <= last_date) if contract.recorded_at else frame
 
 
 def _kept(column: Column, contract: TableContract) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+import numpy as np
 import polars as pl
 
-from features.asof import ENTITY, ENTITY_ID, KEYS, AsOf, K
+from features.asof import ENTITY, ENTITY_ID, AsOf, K
 from features.blocks.base import FeatureBlock
 from features.store import TableStore
 
@@ -38,19 +39,20 @@ def build_feature_frame(
         raise ValueError("build_feature_frame needs at least one as-of date")
     _check_names(blocks)
     view = AsOf(tables, dates, entity_table)
-    frame = _grid(view, entities)
-    for block in blocks:
-        output = block.run(view).rename({c.name: block.output_name(c.name) for c in block.columns})
-        frame = frame.join(output.with_columns(pl.col(K).cast(pl.Int32)), on=list(KEYS), how="left")
-        frame = frame.with_columns(
-            pl.col(block.output_name(c.name)).fill_null(c.default) for c in block.columns if c.default is not None
-        )
-    if frame.select(pl.struct(KEYS).is_duplicated().any()).item():
-        raise AssertionError("feature frame has duplicate (entity, as-of) rows: a block returned duplicates")
+    view.prefetch(blocks)
+    grid = _grid(view, entities)
+    columns: list[pl.Series] = []
+    for position, block in enumerate(blocks):
+        output = block.run(view)
+        columns += _placed(block, output, grid, view.n_dates)
+        if not any(block in later.depends_on for later in blocks[position + 1 :]):
+            view.release(block.name)
+    frame = grid.with_columns(columns)
     # Categories leave the engine as plain text: models encode them with codes fixed at training.
     frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
     as_of = pl.lit(pl.Series(AS_OF, dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
-    return view.decode(frame).sort(ENTITY, K).select(ENTITY, as_of, pl.exclude(ENTITY, K))
+    # The grid is in (code, date) order and codes follow the sorted ids: the frame is sorted by (entity, as-of).
+    return view.decode(frame).select(ENTITY, as_of, pl.exclude(ENTITY, K))
 
 
 def feature_columns(blocks: Sequence[FeatureBlock]) -> list[str]:
@@ -68,7 +70,7 @@ def _check_names(blocks: Sequence[FeatureBlock]) -> None:
 
 
 def _grid(view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
-    """Entity codes × date indices. Requested ids unknown to the entity table still get a row (all defaults)."""
+    """Entity codes x date indices, in (code, date) order. Requested ids unknown to the entity table are an error."""
     codes = view.codes
     if entities is not None:
         wanted = pl.DataFrame({ENTITY_ID: list(entities)}, schema={ENTITY_ID: pl.String}).unique()
@@ -80,4 +82,24 @@ def _grid(view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
             )
         codes = codes.join(wanted, on=ENTITY_ID, how="semi")
     indices = pl.DataFrame({K: range(view.n_dates)}, schema={K: pl.Int32})
-    return codes.select(ENTITY).sort(ENTITY).join(indices, how="cross")
+    return codes.select(ENTITY).sort(ENTITY).join(indices, how="cross", maintain_order="left_right")
+
+
+def _placed(block: FeatureBlock, output: pl.DataFrame, grid: pl.DataFrame, n_dates: int) -> list[pl.Series]:
+    """The block's columns laid on the grid's rows (declared defaults where the block has no row).
+
+    A grid row's position is (rank of its entity code) x n_dates + date index, so each column is one scatter instead
+    of a join of the whole frame per block.
+    """
+    entities = grid[ENTITY].gather_every(n_dates)
+    output = output.filter(pl.col(ENTITY).is_in(entities))
+    cells = entities.search_sorted(output[ENTITY]).cast(pl.Int64) * n_dates + output[K].cast(pl.Int64)
+    if np.bincount(cells.to_numpy(), minlength=1).max(initial=0) > 1:
+        raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
+    placed = []
+    for column in block.columns:
+        values = output[column.name]
+        empty = pl.Series(block.output_name(column.name), dtype=values.dtype).extend_constant(None, grid.height)
+        filled = empty.scatter(cells, values)
+        placed.append(filled.fill_null(column.default) if column.default is not None else filled)
+    return placed

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from features.asof import ENTITY, KEYS, AsOf, Window, outer_join
+from features.asof import ENTITY, KEYS, AsOf, outer_join
 from features.blocks.base import FeatureBlock, FeatureColumn, register_block
+from features.windows import Window
 
 
 def _filter(column: str | None, values: Sequence[str]) -> pl.Expr | None:

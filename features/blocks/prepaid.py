@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.asof import KEYS, AsOf, Window, outer_join
+from features.asof import KEYS, AsOf, outer_join
 from features.blocks.base import FeatureBlock, FeatureColumn, feature_block
 from features.blocks.generic import (
     category_shares,
@@ -25,6 +25,7 @@ from features.blocks.generic import (
     yuan,
 )
 from features.reference import COMPLAINT_CATEGORIES
+from features.windows import Window
 
 OWNER = "prepaid-card model team"
 TXN = "prepaid_transactions"

@@ -1,0 +1,333 @@
+"""Window sums over event tables, as of one or many dates, for many requests at once.
+
+A request asks for sums of metric expressions over the rows of one table inside trailing windows, optionally
+filtered. The feature set asks for a dozen such requests per table; answering each with its own pass over 50M
+transaction rows costs a dozen passes. Here every request on a table is answered together:
+
+- one as-of date: a single streaming group-by of the visible rows, one sum column per (request, window, metric);
+- many as-of dates: one pass per *distinct window*. A row counts at as-of index k when `lo <= k < hi` (`lo`: the
+  first date that sees it inside the window, `hi`: the first date the window has moved past it), so a window sum is
+  a running total of +value at `lo` and -value at `hi`, accumulated along each entity's dense row of dates.
+
+Each request keeps its own entity set (entities with at least one row passing its filter within its reach), so the
+answer is the one a request alone would get.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+ENTITY = "entity_id"
+ENTITY_ID = "_entity"  # the entity's own id (a credit code, a lane id); ENTITY holds its integer code in a view
+K = "_k"  # index of the as-of date within AsOf.dates
+KEYS = (ENTITY, K)
+SUM_CHUNK_ROWS = 4_000_000  # rows summed at a time: bounds the memory of their metric columns
+
+
+@dataclass(frozen=True)
+class Window:
+    """Events that happened between `start_days` (exclusive of older) and `end_days` ago: `(t - end, t - start]`."""
+
+    end_days: int
+    start_days: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_days < self.end_days:
+            raise ValueError(f"window needs 0 <= start_days < end_days, got {self.start_days}, {self.end_days}")
+
+    @property
+    def suffix(self) -> str:
+        return f"{self.end_days}d" if self.start_days == 0 else f"{self.start_days}_{self.end_days}d"
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    """Sums of `metrics` over the rows of `table` passing `where`, in each window; columns `<metric><suffix>`."""
+
+    table: str
+    windows: tuple[tuple[str, Window], ...]
+    metrics: tuple[tuple[str, pl.Expr], ...]
+    where: pl.Expr | None = None
+
+    @classmethod
+    def of(
+        cls, table: str, window: Window | Mapping[str, Window], metrics: Mapping[str, pl.Expr], where: pl.Expr | None
+    ) -> WindowRequest:
+        windows = {"": window} if isinstance(window, Window) else dict(window)
+        return cls(table, tuple(windows.items()), tuple(metrics.items()), where)
+
+    @property
+    def key(self) -> str:
+        """Identity of the request. Expressions are compared by their serialised form: their printed form elides
+        long literal lists, so two different filters could print alike."""
+        digest = hashlib.sha256(repr((self.table, self.windows)).encode())
+        for name, expr in self.metrics:
+            digest.update(name.encode() + b"\0" + expr.meta.serialize())
+        digest.update(b"\0" + (self.where.meta.serialize() if self.where is not None else b"all"))
+        return digest.hexdigest()
+
+    @property
+    def reach(self) -> int:
+        return max(w.end_days for _, w in self.windows)
+
+    @property
+    def keep(self) -> pl.Expr:
+        return self.where if self.where is not None else pl.lit(True)
+
+    @property
+    def outputs(self) -> list[str]:
+        return [f"{m}{suffix}" for suffix, _ in self.windows for m, _ in self.metrics]
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """The date columns of an event table: when the event happened and when it was recorded (may be absent)."""
+
+    event_at: str
+    recorded_at: str | None
+
+    @property
+    def event(self) -> pl.Expr:
+        return pl.col(self.event_at)
+
+    @property
+    def recorded(self) -> pl.Expr:
+        return pl.col(self.recorded_at or self.event_at)
+
+
+def first_visible(dates: pl.Series, *date_exprs: pl.Expr) -> pl.Expr:
+    """Index of the first as-of date on or after every given date (== len(dates) when none)."""
+    latest = pl.max_horizontal(date_exprs) if len(date_exprs) > 1 else date_exprs[0]
+    return pl.lit(dates).search_sorted(latest, side="left").cast(pl.Int32)
+
+
+def days_before(day: pl.Expr, days: int) -> pl.Expr:
+    return day.dt.offset_by(f"-{days}d")
+
+
+def sum_windows(
+    table: pl.LazyFrame, clocks: Clocks, dates: pl.Series, requests: Sequence[WindowRequest]
+) -> dict[str, pl.DataFrame]:
+    """Every request at every as-of date, from one pass over the table (in chunks of `SUM_CHUNK_ROWS`).
+
+    Were every row visible from its event date on, a window sum would be `C(t - start) - C(t - end)`, `C(x)` being
+    the entity's running total of events up to day `x`. `C` is only needed at the cut days `t - bound` of every date
+    and window bound, so rows are counted into (entity, interval between cuts) cells with `np.bincount`, and a
+    cumulative sum along each entity's cells gives `C` at every cut. A row recorded after the first as-of date
+    following its event ("late") is then taken back out of the dates between its event and its recording.
+    Metrics must be integers (amounts in cents, counts), so every sum is exact whatever the grouping.
+    """
+    reach = max(r.reach for r in requests)
+    bounds = sorted({b for r in requests for _, w in r.windows for b in _ends(w)})
+    days = dates.to_list()
+    cuts = sorted({day - timedelta(days=b) for day in days for b in bounds})
+    pairs = _distinct([_kept(r, e) for r in requests for e in (*(e for _, e in r.metrics), _ONE)], "_p")
+    in_reach = (clocks.event > days_before(pl.lit(dates[0]), reach)) & (clocks.event <= pl.lit(dates[-1]))
+    entities = table.filter(in_reach).select(pl.col(ENTITY).unique().sort()).collect().to_series()
+    totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, entities)
+    taken_back = _late_corrections(late, dates, bounds, entities)
+    cut_index = {cut: j for j, cut in enumerate(cuts)}
+    bound_index = {b: j for j, b in enumerate(bounds)}
+    values: dict[tuple[str, Window], np.ndarray] = {}
+    for name, windows in _windows_of_pairs(requests, pairs).items():
+        # One metric at a time: its cumulative sums are freed before the next metric's are built.
+        running = totals.pop(name).reshape(len(entities), len(cuts) + 1).cumsum(axis=1)
+        rows, late_sums = taken_back
+        late_running = np.cumsum(late_sums.pop(name), axis=2) if rows.size else None
+        for w in windows:
+            start, end = ([cut_index[day - timedelta(days=b)] for day in days] for b in _ends(w))
+            window = running[:, start] - running[:, end]
+            if late_running is not None:
+                window[rows] -= (
+                    late_running[:, :, bound_index[w.end_days]] - late_running[:, :, bound_index[w.start_days]]
+                )
+            values[name, w] = window
+    return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
+
+
+def _answer(
+    request: WindowRequest,
+    pairs: dict[bytes, pl.Expr],
+    values: dict[tuple[str, Window], np.ndarray],
+    entities: pl.Series,
+    n_dates: int,
+) -> pl.DataFrame:
+    """A request's frame: its entities (a row passing its filter inside one of its windows at some date) x dates."""
+    count = sum(values[_name(pairs, _kept(request, _ONE)), w] for _, w in request.windows)
+    present = np.asarray(count > 0).any(axis=1)
+    columns = {
+        f"{metric}{suffix}": values[_name(pairs, _kept(request, expr)), w][present].ravel()
+        for suffix, w in request.windows
+        for metric, expr in request.metrics
+    }
+    return _dense_frame(entities.filter(pl.Series(present)), n_dates, columns)
+
+
+_ONE = pl.lit(1, dtype=pl.Int64)  # the count of rows: tells which entities a request has rows for
+
+
+def _ends(w: Window) -> tuple[int, int]:
+    return w.start_days, w.end_days
+
+
+def _kept(request: WindowRequest, expr: pl.Expr) -> pl.Expr:
+    """The metric where the request's filter holds, 0 elsewhere (and where it is null: sums skip nulls)."""
+    return pl.when(request.keep).then(expr).otherwise(0).fill_null(0)
+
+
+def _windows_of_pairs(requests: Sequence[WindowRequest], pairs: dict[bytes, pl.Expr]) -> dict[str, list[Window]]:
+    """The windows each (filter, metric) pair is summed over."""
+    used: dict[str, list[Window]] = {}
+    for request in requests:
+        for _, w in request.windows:
+            for expr in (_ONE, *(e for _, e in request.metrics)):
+                windows = used.setdefault(_name(pairs, _kept(request, expr)), [])
+                if w not in windows:
+                    windows.append(w)
+    return used
+
+
+def _event_totals(
+    table: pl.LazyFrame,
+    in_reach: pl.Expr,
+    clocks: Clocks,
+    dates: pl.Series,
+    cuts: list[date],
+    pairs: dict[bytes, pl.Expr],
+    entities: pl.Series,
+) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
+    """Every metric summed per (entity, interval between cuts) by event date, and the late rows apart."""
+    position = np.zeros(int(entities.to_numpy().max(initial=0)) + 1, dtype=np.int64)
+    position[entities.to_numpy()] = np.arange(len(entities))
+    intervals = len(cuts) + 1
+    totals = {name: np.zeros(len(entities) * intervals, dtype=np.int64) for name in _names(pairs)}
+    late = []
+    event, recorded = clocks.event, clocks.recorded
+    for offset in range(0, max(table.select(pl.len()).collect().item(), 1), SUM_CHUNK_ROWS):
+        chunk = (
+            table.slice(offset, SUM_CHUNK_ROWS)  # slice, then filter: a slice of filtered rows refilters every time
+            .filter(in_reach)
+            .select(
+                ENTITY,
+                pl.lit(pl.Series(cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias("_g"),
+                # Recorded after the first as-of date on or after the event: not yet visible there.
+                (first_visible(dates, recorded, event) > first_visible(dates, event)).alias("_late"),
+                event.alias("_e"),
+                recorded.alias("_r"),
+                *pairs.values(),
+            )
+            .collect()
+        )
+        _check_integer(chunk.select(_names(pairs)))
+        late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
+        cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
+        for name, total in totals.items():
+            total += _exact_bincount(cell, chunk[name].to_numpy(), total.size)
+    return totals, pl.concat(late)
+
+
+def _late_corrections(
+    late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """What late rows add at the dates that cannot see them yet (from the first date on or after the event to the
+    first on or after the recording): per metric, an (entities with late rows x dates x bound segment) array of
+    sums, a row's segment being where its age `t - event` falls among the window bounds."""
+    n_dates = len(dates)
+    e, r = pl.col("_e"), pl.col("_r")
+    hidden = late.select(
+        ENTITY,
+        e,
+        pl.int_ranges(first_visible(dates, e), first_visible(dates, r, e)).alias(K),
+        pl.exclude(ENTITY, "_e", "_r"),
+    ).explode(K)
+    age = (pl.lit(dates).gather(pl.col(K)) - e).dt.total_days()
+    segment = pl.lit(pl.Series(bounds)).search_sorted(age, side="right").cast(pl.Int64)  # segments 1.. are in a window
+    hidden = hidden.with_columns(segment.alias("_s")).filter(pl.col("_s") > 0)
+    own = hidden[ENTITY].unique().sort()
+    segments = len(bounds) + 1
+    cell = (own.search_sorted(hidden[ENTITY]).to_numpy() * n_dates + hidden[K].to_numpy()) * segments
+    cell += hidden["_s"].to_numpy()
+    size = len(own) * n_dates * segments
+    sums = {
+        name: _exact_bincount(cell, hidden[name].to_numpy(), size).reshape(len(own), n_dates, segments)
+        for name in hidden.columns
+        if name not in (ENTITY, "_e", K, "_s")
+    }
+    return entities.search_sorted(own).to_numpy(), sums
+
+
+def _check_integer(metrics: pl.DataFrame) -> None:
+    floating = [name for name, dtype in metrics.schema.items() if not dtype.is_integer()]
+    if floating:
+        raise TypeError(
+            f"window-sum metrics must be integers (amounts in cents, counts) so sums are exact; got "
+            f"{[str(metrics.schema[n]) for n in floating]}: wrap amounts in features.blocks.generic.cents()"
+        )
+
+
+def _exact_bincount(cell: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Integer sums per cell. bincount adds in float64, exact for integers while totals stay below 2**53."""
+    if np.abs(weights).sum(dtype=np.float64) >= 2.0**53:
+        raise OverflowError("window-sum metric totals reach 2**53: they cannot be summed exactly")
+    return np.rint(np.bincount(cell, weights=weights, minlength=size)).astype(np.int64)
+
+
+def _dense_frame(entities: pl.Series, n_dates: int, columns: dict[str, np.ndarray]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            ENTITY: pl.Series(ENTITY, np.repeat(entities.to_numpy(), n_dates), dtype=entities.dtype),
+            K: np.tile(np.arange(n_dates, dtype=np.int32), len(entities)),
+            **{name: pl.Series(name, values, dtype=pl.Int64) for name, values in columns.items()},
+        }
+    )
+
+
+def _distinct(exprs: Sequence[pl.Expr], prefix: str) -> dict[bytes, pl.Expr]:
+    """Each distinct expression once (compared by serialised form), aliased `<prefix><n>`."""
+    unique: dict[bytes, pl.Expr] = {}
+    for expr in exprs:
+        unique.setdefault(expr.meta.serialize(), expr)
+    return {key: expr.alias(f"{prefix}{j}") for j, (key, expr) in enumerate(unique.items())}
+
+
+def _names(named: dict[bytes, pl.Expr]) -> list[str]:
+    return [expr.meta.output_name() for expr in named.values()]
+
+
+def _name(named: dict[bytes, pl.Expr], expr: pl.Expr) -> str:
+    return named[expr.meta.serialize()].meta.output_name()
+
+
+def range_deltas(live: pl.DataFrame, n_dates: int) -> pl.DataFrame:
+    """Changes of running totals: +value at `lo`, -value at `hi` (rows with `lo < hi`, keyed by entity)."""
+    metrics = [c for c in live.columns if c not in (ENTITY, "lo", "hi")]
+    starts = live.select(ENTITY, pl.col("lo").alias(K), *metrics)
+    ends = live.filter(pl.col("hi") < n_dates).select(ENTITY, pl.col("hi").alias(K), *[-pl.col(m) for m in metrics])
+    return pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(metrics).sum())
+
+
+def dense_running(deltas: Sequence[pl.DataFrame], entities: pl.Series, n_dates: int) -> pl.DataFrame:
+    """Running totals on the dense (entity, date index) grid, entities in `entities` (sorted) order.
+
+    Each entity's dates are one row of a (entities x dates) array, so a running total is a cumulative sum along
+    axis 1: no sort, no join, exact for integer metrics.
+    """
+    size = len(entities) * n_dates
+    columns: dict[str, np.ndarray | pl.Series] = {
+        ENTITY: np.repeat(entities.to_numpy(), n_dates),
+        K: np.tile(np.arange(n_dates, dtype=np.int32), len(entities)),
+    }
+    for part in deltas:
+        cells = entities.search_sorted(part[ENTITY]).to_numpy().astype(np.int64) * n_dates + part[K].to_numpy()
+        for name in part.columns[2:]:
+            values = part[name].to_numpy()
+            grid = np.zeros(size, dtype=values.dtype)
+            grid[cells] = values
+            columns[name] = pl.Series(name, grid.reshape(-1, n_dates).cumsum(axis=1).ravel(), dtype=part[name].dtype)
+    return pl.DataFrame(columns).with_columns(pl.col(ENTITY).cast(entities.dtype))
