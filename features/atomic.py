@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 
 @contextmanager
@@ -51,6 +52,18 @@ def write_atomic(target: Path, write: Callable[[Path], Any]) -> Path:
 
 def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> Path:
     return write_atomic(target, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+
+@contextmanager
+def parquet_writer(target: Path, schema: pl.Schema) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """Yield a function that appends frames of `schema` to one Parquet file, published atomically on success.
+
+    For tables too big to hold at once: each frame becomes row groups of the staged file as it comes, and only a
+    complete file is renamed into place (an exception leaves the previous file, if any, untouched).
+    """
+    arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+    with staged_path(target) as tmp, pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
+        yield lambda frame: writer.write_table(frame.select(schema.names()).to_arrow().cast(arrow_schema))
 
 
 def write_json_atomic(payload: Any, target: Path) -> Path:

@@ -13,17 +13,30 @@ FALSE_WORDS = ("false", "f", "0", "no", "n", "否", "无")
 
 
 def typed_frame(frame: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
-    """Cast every contract column; text dates are parsed once per distinct value (a feed repeats its few days)."""
-    typed = frame.select([typed_expr(c, frame.schema[c.name]).alias(c.name) for c in columns])
-    for column in columns:
-        if column.dtype == pl.Date and frame.schema[column.name] == pl.String:
-            distinct = frame.select(pl.col(column.name).unique())
-            parsed = distinct.with_columns(parse_mixed_dates(column.name).alias("_parsed"))
-            joined = frame.select(column.name).join(
-                parsed, on=column.name, how="left", nulls_equal=True, maintain_order="left"
-            )
-            typed = typed.with_columns(joined["_parsed"].alias(column.name))
-    return typed
+    """Cast every contract column; unparseable cells become null.
+
+    Text dates and credit codes are converted once per distinct value and joined back: a feed repeats its few days
+    and its firms' codes millions of times, and parsing or folding the text is the costly part.
+    """
+    schema = frame.schema
+    by_distinct = {c.name: e for c in columns if (e := _distinct_conversion(c, schema[c.name])) is not None}
+    typed = frame.select([typed_expr(c, schema[c.name]).alias(c.name) for c in columns if c.name not in by_distinct])
+    for name, convert in by_distinct.items():
+        converted = frame.select(pl.col(name).unique()).with_columns(convert.alias("_converted"))
+        joined = frame.select(name).join(converted, on=name, how="left", nulls_equal=True, maintain_order="left")
+        typed = typed.with_columns(joined["_converted"].alias(name))
+    return typed.select([c.name for c in columns])
+
+
+def _distinct_conversion(column: Column, source: pl.DataType) -> pl.Expr | None:
+    """The conversion of a delivered text column that is worth doing once per distinct value, if any."""
+    if source != pl.String:
+        return None
+    if column.dtype == pl.Date:
+        return parse_mixed_dates(column.name)
+    if column.uscc:
+        return uscc_normalise_expr(column.name)
+    return None
 
 
 def typed_expr(column: Column, source: pl.DataType) -> pl.Expr:
@@ -54,7 +67,7 @@ def _from_text(column: Column) -> pl.Expr:
     if target == pl.String:
         return _clean_text(pl.col(name), column)
     if target == pl.Date:
-        return pl.lit(None, dtype=pl.Date)  # parsed per distinct value in `typed_frame`
+        return parse_mixed_dates(name)  # `typed_frame` parses each distinct value once instead
     if target == pl.Boolean:
         lowered = text.str.to_lowercase()
         return pl.when(lowered.is_in(TRUE_WORDS)).then(True).when(lowered.is_in(FALSE_WORDS)).then(False)

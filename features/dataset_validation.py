@@ -10,11 +10,11 @@ from typing import Any
 
 import polars as pl
 
-from features.atomic import write_json_atomic, write_parquet_atomic
+from features.atomic import parquet_writer, write_json_atomic, write_parquet_atomic
 from features.contracts import TableContract, registered_contracts
 from features.errors import BlockingFailure
 from features.loading import check_sender_manifest, find_table_file, read_delivery
-from features.validation import REASON_SEPARATOR, REASONS, TableValidation, validate_frame
+from features.validation import CHUNK_ROWS, validate_rows
 from features.volume import check_volume, record_volume
 
 REPORT_FILE = "validation_report.json"
@@ -82,6 +82,7 @@ def validate_dataset(
     history_dir: Path | None = None,
     confirm_volume: Iterable[str] = (),
     run_gx: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> DatasetValidation:
     """Validate every table of a delivery folder and write accepted rows, quarantine and the report to `out_dir`.
 
@@ -94,24 +95,19 @@ def validate_dataset(
         history_dir: folder of per-table delivery row counts for the volume-collapse check (none: no check).
         confirm_volume: tables whose low volume a person has confirmed.
         run_gx: also run the Great Expectations suites on the accepted rows.
+        chunk_rows: rows validated at a time (bounds memory; the output does not depend on it).
     """
     contracts = _contracts_to_check(data_dir, tables)
     result = DatasetValidation(as_of, data_dir, out_dir)
-    accepted: dict[str, TableValidation] = {}
+    options = _Options(as_of, tuple(uscc_allowlist), history_dir, frozenset(confirm_volume), chunk_rows)
     for contract in contracts:
         try:
-            validation, summary = _validate_table(
-                data_dir, contract, as_of, uscc_allowlist, history_dir, contract.name in set(confirm_volume)
-            )
+            result.tables.append(_validate_table(data_dir, contract, out_dir, options))
         except BlockingFailure as failure:
             result.blocking.append(failure)
-            continue
-        accepted[contract.name] = validation
-        result.tables.append(summary)
-        write_parquet_atomic(validation.accepted, accepted_path(out_dir, contract.name))
-        write_parquet_atomic(validation.quarantined, quarantine_path(out_dir, contract.name))
-    if run_gx and accepted:
-        result.gx = _run_gx(accepted, {c.name: c for c in contracts}, out_dir)
+    if run_gx and result.tables:
+        validated = {t.table for t in result.tables}
+        result.gx = _run_gx([c for c in contracts if c.name in validated], out_dir)
     if result.ok and history_dir is not None:
         for summary in result.tables:
             record_volume(history_dir / f"{summary.table}.jsonl", as_of, summary.delivered)
@@ -146,14 +142,17 @@ def _contracts_to_check(data_dir: Path, tables: Iterable[str] | None) -> list[Ta
     return [known[name] for name in tables]
 
 
-def _validate_table(
-    data_dir: Path,
-    contract: TableContract,
-    as_of: date,
-    uscc_allowlist: Iterable[str],
-    history_dir: Path | None,
-    confirmed: bool,
-) -> tuple[TableValidation, TableSummary]:
+@dataclass(frozen=True)
+class _Options:
+    as_of: date
+    uscc_allowlist: tuple[str, ...]
+    history_dir: Path | None
+    confirm_volume: frozenset[str]
+    chunk_rows: int
+
+
+def _validate_table(data_dir: Path, contract: TableContract, out_dir: Path, options: _Options) -> TableSummary:
+    """Validate one delivered table chunk by chunk, streaming its accepted rows into `accepted/<table>.parquet`."""
     path = find_table_file(data_dir, contract)
     if path is None:
         raise BlockingFailure(
@@ -165,50 +164,45 @@ def _validate_table(
         )
     delivery = read_delivery(path, contract)
     verified = check_sender_manifest(delivery, data_dir)
-    if history_dir is not None:
-        check_volume(
-            contract, delivery.frame.height, as_of, history_dir / f"{contract.name}.jsonl", path, confirmed=confirmed
+    if options.history_dir is not None:
+        history = options.history_dir / f"{contract.name}.jsonl"
+        confirmed = contract.name in options.confirm_volume
+        check_volume(contract, delivery.height, options.as_of, history, path, confirmed=confirmed)
+    # Without a sender manifest to vouch for it, the last row of a CSV that does not end in a newline may have been
+    # cut mid-field: it is held.
+    held = {delivery.height - 1: TORN_ROW_REASON} if delivery.torn_last_row and not verified else {}
+    with parquet_writer(accepted_path(out_dir, contract.name), pl.Schema(contract.schema)) as write_accepted:
+        outcome = validate_rows(
+            delivery.read,
+            delivery.height,
+            contract,
+            write_accepted,
+            as_of=options.as_of,
+            path=path,
+            uscc_allowlist=options.uscc_allowlist,
+            held=held,
+            chunk_rows=options.chunk_rows,
         )
-    validation = validate_frame(delivery.frame, contract, as_of=as_of, path=path, uscc_allowlist=uscc_allowlist)
-    if delivery.torn_last_row and not verified:
-        validation = _hold_last_row(validation, delivery.frame.height - 1)
-    summary = TableSummary(
+        delivery.check_unchanged()  # before the accepted file is published
+    write_parquet_atomic(outcome.quarantined, quarantine_path(out_dir, contract.name))
+    return TableSummary(
         contract.name,
         str(path),
         delivery.sha256,
         delivery.encoding,
-        validation.delivered,
-        validation.accepted.height,
-        validation.quarantined.height,
-        validation.reason_counts,
+        outcome.delivered,
+        outcome.accepted_rows,
+        outcome.quarantined.height,
+        outcome.reason_counts,
         delivery.schema_diff.extra,
     )
-    return validation, summary
 
 
-def _hold_last_row(validation: TableValidation, last_row: int) -> TableValidation:
-    """Quarantine the last row of a CSV that does not end in a newline: it may have been cut mid-field."""
-    quarantined = validation.quarantined
-    if last_row in quarantined["_row"].to_list():
-        reasons = pl.when(pl.col("_row") == last_row).then(
-            pl.concat_str([pl.col(REASONS), pl.lit(TORN_ROW_REASON)], separator=REASON_SEPARATOR)
-        )
-        quarantined = quarantined.with_columns(reasons.otherwise(pl.col(REASONS)).alias(REASONS))
-        return TableValidation(validation.table, validation.delivered, validation.accepted, quarantined)
-    position = validation.accepted.height - 1  # the last delivered row is the last accepted one
-    row = validation.accepted.slice(position, 1).select(pl.all().cast(pl.String))
-    held = row.with_columns(pl.lit(last_row, dtype=pl.UInt32).alias("_row"), pl.lit(TORN_ROW_REASON).alias(REASONS))
-    quarantined = pl.concat([quarantined, held.select(quarantined.columns)])
-    return TableValidation(validation.table, validation.delivered, validation.accepted.slice(0, position), quarantined)
-
-
-def _run_gx(
-    validations: dict[str, TableValidation], contracts: dict[str, TableContract], out_dir: Path
-) -> list[dict[str, Any]]:
+def _run_gx(contracts: list[TableContract], out_dir: Path) -> list[dict[str, Any]]:
     from features.gx_suite import run_suites  # imported late: Great Expectations takes seconds to import
 
-    frames = {name: v.accepted for name, v in validations.items()}
+    frames = {c.name: pl.read_parquet(accepted_path(out_dir, c.name)) for c in contracts}
     return [
         vars(report) | {"json_path": str(report.json_path), "html_path": str(report.html_path)}
-        for report in run_suites(frames, contracts, out_dir)
+        for report in run_suites(frames, {c.name: c for c in contracts}, out_dir)
     ]

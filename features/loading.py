@@ -41,15 +41,44 @@ class SchemaDiff:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivered table read as-is (contract columns only, in contract order), before row validation."""
+    """A delivered table (contract columns only, in contract order, as delivered), before row validation.
+
+    A CSV is held in memory (it had to be decoded); a Parquet file is read from disk chunk by chunk through `read`, so
+    validating a 50M-row table never holds it whole.
+    """
 
     table: str
     path: Path
-    frame: pl.DataFrame
+    rows: pl.LazyFrame
+    height: int
     encoding: str | None
     schema_diff: SchemaDiff
     sha256: str
     torn_last_row: bool
+    file_state: tuple[int, int, int]  # inode, size and mtime when the file was hashed
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The whole delivery in memory."""
+        return self.read(0, self.height)
+
+    def read(self, offset: int, length: int) -> pl.DataFrame:
+        """Rows [offset, offset + length) of the delivery."""
+        try:
+            return self.rows.slice(offset, length).collect()
+        except Exception as exc:  # a damaged data page shows only when it is read
+            raise _unreadable(self.table, self.path, exc) from exc
+
+    def check_unchanged(self) -> None:
+        """Refuse a file replaced or rewritten while it was validated: its rows were read more than once."""
+        if _file_state(self.path) != self.file_state:
+            raise BlockingFailure(
+                self.table,
+                self.path,
+                "changed_during_validation",
+                "the file changed while it was being validated",
+                "let the sender finish writing (write under another name, then rename) and validate again",
+            )
 
 
 def find_table_file(data_dir: Path, contract: TableContract) -> Path | None:
@@ -79,6 +108,7 @@ def read_delivery(path: Path, contract: TableContract) -> Delivery:
             "the file is empty (0 bytes)",
             "ask the sender to re-deliver the file; an empty feed is never treated as 'no events'",
         )
+    state = _file_state(path)
     sha = file_sha256(path)
     encoding: str | None = None
     torn = False
@@ -87,9 +117,10 @@ def read_delivery(path: Path, contract: TableContract) -> Delivery:
         text, encoding = decode_csv_bytes(raw, contract, path)
         frame = _parse_csv(text, contract, path)
         torn = not raw.endswith(b"\n") and frame.height > 0
+        rows, columns, height = frame.lazy(), frame.columns, frame.height
     else:
-        frame = _read_parquet(path, contract)
-    diff = schema_diff(frame.columns, contract)
+        rows, columns, height = _scan_parquet(path, contract)
+    diff = schema_diff(columns, contract)
     if diff.is_blocking:
         raise BlockingFailure(
             contract.name,
@@ -99,7 +130,7 @@ def read_delivery(path: Path, contract: TableContract) -> Delivery:
             f"deliver the columns {contract.column_names} (rename as suggested) or update the table contract",
             column=diff.missing[0],
         )
-    if frame.height == 0:
+    if height == 0:
         raise BlockingFailure(
             contract.name,
             path,
@@ -107,7 +138,7 @@ def read_delivery(path: Path, contract: TableContract) -> Delivery:
             "the file has a header but no rows",
             "re-deliver the file with its rows; confirm with the sender that the day had data",
         )
-    return Delivery(contract.name, path, frame.select(contract.column_names), encoding, diff, sha, torn)
+    return Delivery(contract.name, path, rows.select(contract.column_names), height, encoding, diff, sha, torn, state)
 
 
 def decode_csv_bytes(raw: bytes, contract: TableContract, path: Path) -> tuple[str, str]:
@@ -143,17 +174,28 @@ def _parse_csv(text: str, contract: TableContract, path: Path) -> pl.DataFrame:
     return frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
 
 
-def _read_parquet(path: Path, contract: TableContract) -> pl.DataFrame:
+def _scan_parquet(path: Path, contract: TableContract) -> tuple[pl.LazyFrame, list[str], int]:
+    """The file's rows (not read yet), its column names and its row count (both from the footer)."""
     try:
-        return pl.read_parquet(path)
+        rows = pl.scan_parquet(path)
+        return rows, rows.collect_schema().names(), rows.select(pl.len()).collect().item()
     except Exception as exc:  # polars raises several types for a damaged file; all mean the same to the sender
-        raise BlockingFailure(
-            contract.name,
-            path,
-            "unreadable_parquet",
-            f"the Parquet file cannot be read ({exc})",
-            "re-deliver the file; it is truncated or damaged",
-        ) from exc
+        raise _unreadable(contract.name, path, exc) from exc
+
+
+def _unreadable(table: str, path: Path, exc: Exception) -> BlockingFailure:
+    return BlockingFailure(
+        table,
+        path,
+        "unreadable_parquet",
+        f"the Parquet file cannot be read ({exc})",
+        "re-deliver the file; it is truncated or damaged",
+    )
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def schema_diff(columns: list[str], contract: TableContract) -> SchemaDiff:
@@ -189,12 +231,12 @@ def check_sender_manifest(delivery: Delivery, data_dir: Path) -> bool:
             "(truncated or altered in transit)",
             "re-deliver the file and its manifest together",
         )
-    if entry.get("rows") is not None and int(entry["rows"]) != delivery.frame.height:
+    if entry.get("rows") is not None and int(entry["rows"]) != delivery.height:
         raise BlockingFailure(
             delivery.table,
             delivery.path,
             "manifest_row_count",
-            f"{delivery.frame.height} rows read, the sender manifest says {entry['rows']}",
+            f"{delivery.height} rows read, the sender manifest says {entry['rows']}",
             "re-deliver the complete file",
         )
     return True

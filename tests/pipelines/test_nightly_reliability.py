@@ -189,18 +189,21 @@ def test_r7_killed_lock_holder_releases_lock(nightly: Any, clean_run: Any, monke
 
 
 def _flaky_reads(monkeypatch: pytest.MonkeyPatch, world: Path, failures: int, code: int) -> Counter[str]:
-    """Make the first `failures` reads of the delivered complaints.parquet raise OSError(code)."""
-    calls: Counter[str] = Counter()
-    real_read = pl.read_parquet
+    """Make the first `failures` openings of the delivered complaints.parquet raise OSError(code).
 
-    def read_parquet(source: Any, *args: Any, **kwargs: Any) -> pl.DataFrame:
+    Validation opens a delivered Parquet file with `pl.scan_parquet` (its rows are then read chunk by chunk).
+    """
+    calls: Counter[str] = Counter()
+    real_scan = pl.scan_parquet
+
+    def scan_parquet(source: Any, *args: Any, **kwargs: Any) -> pl.LazyFrame:
         if isinstance(source, str | Path) and Path(source) == world / "complaints.parquet":
             calls["complaints"] += 1
             if calls["complaints"] <= failures:
                 raise OSError(code, f"{os.strerror(code)} (injected)", str(source))
-        return real_read(source, *args, **kwargs)
+        return real_scan(source, *args, **kwargs)
 
-    monkeypatch.setattr(pl, "read_parquet", read_parquet)
+    monkeypatch.setattr(pl, "scan_parquet", scan_parquet)
     monkeypatch.setattr(tables_module, "READ_BACKOFF_SECONDS", 0.05)
     return calls
 
