@@ -4,9 +4,10 @@ An entity belongs to shard `crc32(utf-8 id) mod N`: a checksum fixed by the zlib
 same shard on every machine, Python and polars version (polars' own `hash` is not stable across versions).
 
 Most blocks are entity-local: an entity's features depend only on its own rows, so a shard computes them from its own
-entities' rows (every table cut to the shard's entities). A block that *builds on other blocks* (`depends_on`, e.g.
-`peer_relative`: a value against the median of the entity's sector x town over every entity) is not: computed
-inside a shard it would see only the shard's peers. Those blocks run in a *global pass* instead:
+entities' rows (the entity table is cut to the shard's entities; `AsOf` then drops the other entities' rows of every
+table). A block that *builds on other blocks* (`depends_on`, e.g. `peer_relative`: a value against the median of
+the entity's sector x town over every entity) is not: computed inside a shard it would see only the shard's peers.
+Those blocks run in a *global pass* instead:
 
 1. each shard computes the raw outputs of the blocks the global blocks depend on, keyed by entity id
    (`dependency_outputs`);
@@ -56,13 +57,17 @@ def shard_mask(entity_ids: pl.Series, shard: int, shards: int) -> pl.Series:
 
 
 def shard_store(store: TableStore, entity_table: str, shard: int, shards: int) -> TableStore:
-    """The store cut to the entities of one shard: every table keeps the rows of those entities (row order kept)."""
+    """The store cut to the entities of one shard: the entity table keeps the rows of those entities (in order).
+
+    The other tables need no cut: `AsOf` keeps only the rows of entities in the entity table (an inner join on the
+    entity codes it reads anyway), and the cohort is drawn from the entity table. Filtering every table here would
+    add a second pass over each (measured: twice the time of the dependency blocks at 100k).
+    """
     key = store.contract(entity_table).entity_key
     ids = store.frame(entity_table).select(pl.col(key).unique()).collect(engine="streaming").to_series()
-    mine = ids.filter(shard_mask(ids, shard, shards))
-    frames = {
-        name: frame.filter(pl.col(store.contract(name).entity_key).is_in(mine)) for name, frame in store.frames.items()
-    }
+    mine = pl.DataFrame({key: ids.filter(shard_mask(ids, shard, shards))})
+    frames = dict(store.frames)
+    frames[entity_table] = store.frame(entity_table).join(mine.lazy(), on=key, how="semi", maintain_order="left")
     return TableStore(frames, dict(store.contracts), dict(store.paths))
 
 
