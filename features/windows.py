@@ -227,8 +227,11 @@ def _event_totals(
         _check_integer(chunk.select(_names(pairs)))
         late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
         cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
+        # Tables keep an entity's rows together, so a chunk touches a narrow band of cells: count into that band
+        # only, not into a zeroed copy of every cell.
+        low, high = (int(cell.min()), int(cell.max()) + 1) if cell.size else (0, 0)
         for name, total in totals.items():
-            total += _exact_bincount(cell, chunk[name].to_numpy(), total.size)
+            total[low:high] += _exact_bincount(cell - low, chunk[name].to_numpy(), high - low)
     return totals, pl.concat(late)
 
 

@@ -196,6 +196,22 @@ def test_subset_of_entities_matches_oracle() -> None:
     assert_matches_oracle(ALL_BLOCKS, tables, list(MONTH_ENDS[::3]), entities=[entities[3], entities[0]])
 
 
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_tables_read_and_summed_in_small_chunks_match_oracle(monkeypatch: pytest.MonkeyPatch, shuffled: bool) -> None:
+    """Big tables are coded and summed a few million rows at a time; chunks of 5 rows (with an entity's rows spread
+    over many chunks, or scattered through the table) must give the same features."""
+    from features import asof, windows
+
+    monkeypatch.setattr(asof, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(windows, "SUM_CHUNK_ROWS", 5)
+    rng = random.Random(23)
+    tables = oracle.random_world(rng, _entities(4))
+    if shuffled:
+        for rows in tables.values():
+            rng.shuffle(rows)
+    assert_matches_oracle(ALL_BLOCKS, tables, [BEFORE_ANYTHING, *MONTH_ENDS[::2]])
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rng=st.randoms(use_true_random=False),
