@@ -165,7 +165,7 @@ def profile_engine(data_dir: str, dates: list[str]) -> dict[str, Any]:
 
     asof.AsOf.block = timed_block  # type: ignore[method-assign]
     asof.AsOf.table = timed_table  # type: ignore[method-assign]
-    for name in ("prefetch", "window_sums", "latest", "active_counts", "range_sums", "spread"):
+    for name in ("prefetch", "window_sums", "latest", "active_counts", "range_sums", "carry_forward"):
         wrap(name)
     store = TableStore.from_folder(Path(data_dir))
     began = time.perf_counter()

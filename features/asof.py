@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from features.contracts import Column, TableContract
@@ -192,20 +193,37 @@ class AsOf:
         rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
         rows = rows.filter(pl.col(K) < self.n_dates)
         if set(columns) <= {order}:  # only the order key itself (recency): a group-by max is the whole answer
-            best = rows.group_by(KEYS).agg(pl.col("_order", *columns).max()).sort(KEYS)
+            best = rows.group_by(KEYS).agg(pl.col("_order", *columns).max())
         else:
             best = _best_rows(rows, list(columns))
         if self.n_dates == 1:  # nothing to carry forward to later dates
             return best.drop("_order").collect(engine="streaming")
-        record = best.filter(pl.col("_order") >= pl.col("_order").cum_max().over(ENTITY))
-        return self.spread(record.collect()).drop("_order")
+        return self.carry_forward(best.collect())
 
-    def spread(self, changes: pl.DataFrame) -> pl.DataFrame:
-        """Carry values known at some date indices forward to every later index (entities with rows only)."""
-        indices = pl.DataFrame({K: range(self.n_dates)}, schema={K: pl.Int32})
-        grid = changes.select(pl.col(ENTITY).unique()).join(indices, how="cross").sort(KEYS)
-        changes = changes.with_columns(pl.col(K).cast(pl.Int32)).sort(KEYS)
-        return grid.join_asof(changes, on=K, by=ENTITY, strategy="backward", check_sortedness=False)
+    def carry_forward(self, best: pl.DataFrame) -> pl.DataFrame:
+        """For every entity with rows and every date index, the row of the greatest `_order` at or before it.
+
+        `best` holds one row per (entity, date index), where rows become visible. A later row of equal order
+        supersedes an earlier one. On the dense (entities x dates) grid, a running maximum of the order finds, for
+        each date, the last date index where the maximum was reached, and the values are gathered from its row.
+        """
+        n = self.n_dates
+        best = best.drop_nulls("_order")
+        entities = best[ENTITY].unique().sort()
+        cells = entities.search_sorted(best[ENTITY]).to_numpy().astype(np.int64) * n + best[K].to_numpy()
+        flat_order = np.zeros(len(entities) * n, dtype=np.int64)  # ranks start at 1: 0 is "no row here"
+        flat_order[cells] = best["_order"].rank("dense").to_numpy()
+        order = flat_order.reshape(-1, n)
+        reached = (order > 0) & (order == np.maximum.accumulate(order, axis=1))
+        source = np.maximum.accumulate(np.where(reached, np.arange(n), -1), axis=1)
+        row_of_cell = np.full(len(entities) * n, -1, dtype=np.int64)
+        row_of_cell[cells] = np.arange(best.height)
+        rows = np.where(source >= 0, row_of_cell.reshape(-1, n)[np.arange(len(entities))[:, None], source], -1)
+        take = pl.Series(rows.ravel()).replace(-1, None)  # a null index gathers a null row: no row visible yet
+        grid = pl.DataFrame(
+            {ENTITY: np.repeat(entities.to_numpy(), n), K: np.tile(np.arange(n, dtype=np.int32), len(entities))}
+        ).with_columns(pl.col(ENTITY).cast(entities.dtype))
+        return grid.hstack(best.drop(ENTITY, K, "_order").select(pl.all().gather(take)))
 
     def days_since(self, date_column: str) -> pl.Expr:
         """Days from a date column to the as-of date of the row."""
