@@ -131,21 +131,21 @@ def sum_windows(
     in_reach = (clocks.event > days_before(pl.lit(dates[0]), reach)) & (clocks.event <= pl.lit(dates[-1]))
     entities = table.filter(in_reach).select(pl.col(ENTITY).unique().sort()).collect().to_series()
     totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, entities)
-    taken_back = _late_corrections(late, dates, bounds, entities)
+    hidden = _hidden_late_rows(late, dates, bounds, entities)
     cut_index = {cut: j for j, cut in enumerate(cuts)}
-    bound_index = {b: j for j, b in enumerate(bounds)}
     values: dict[tuple[str, Window], np.ndarray] = {}
     for name, windows in _windows_of_pairs(requests, pairs).items():
         # One metric at a time: its cumulative sums are freed before the next metric's are built.
         running = totals.pop(name).reshape(len(entities), len(cuts) + 1).cumsum(axis=1)
-        rows, late_sums = taken_back
-        late_running = np.cumsum(late_sums.pop(name), axis=2) if rows.size else None
         for w in windows:
             start, end = ([cut_index[day - timedelta(days=b)] for day in days] for b in _ends(w))
             window = running[:, start] - running[:, end]
-            if late_running is not None:
-                window[rows] -= (
-                    late_running[:, :, bound_index[w.end_days]] - late_running[:, :, bound_index[w.start_days]]
+            if hidden.height:
+                inside = hidden.filter(
+                    pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
+                )
+                window -= _exact_bincount(inside["_cell"].to_numpy(), inside[name].to_numpy(), window.size).reshape(
+                    window.shape
                 )
             values[name, w] = window
     return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
@@ -235,13 +235,10 @@ def _event_totals(
     return totals, pl.concat(late)
 
 
-def _late_corrections(
-    late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """What late rows add at the dates that cannot see them yet (from the first date on or after the event to the
-    first on or after the recording): per metric, an (entities with late rows x dates x bound segment) array of
-    sums, a row's segment being where its age `t - event` falls among the window bounds."""
-    n_dates = len(dates)
+def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series) -> pl.DataFrame:
+    """Late rows at each date that cannot see them yet (from the first date on or after the event to the first on or
+    after the recording), with their (entity, date) grid cell `_cell` and their age segment `_s`: the number of
+    window bounds at or below `t - event` (a window `[start, end)` of ages holds segments `(start's, end's]`)."""
     e, r = pl.col("_e"), pl.col("_r")
     hidden = late.select(
         ENTITY,
@@ -250,19 +247,10 @@ def _late_corrections(
         pl.exclude(ENTITY, "_e", "_r"),
     ).explode(K)
     age = (pl.lit(dates).gather(pl.col(K)) - e).dt.total_days()
-    segment = pl.lit(pl.Series(bounds)).search_sorted(age, side="right").cast(pl.Int64)  # segments 1.. are in a window
-    hidden = hidden.with_columns(segment.alias("_s")).filter(pl.col("_s") > 0)
-    own = hidden[ENTITY].unique().sort()
-    segments = len(bounds) + 1
-    cell = (own.search_sorted(hidden[ENTITY]).to_numpy() * n_dates + hidden[K].to_numpy()) * segments
-    cell += hidden["_s"].to_numpy()
-    size = len(own) * n_dates * segments
-    sums = {
-        name: _exact_bincount(cell, hidden[name].to_numpy(), size).reshape(len(own), n_dates, segments)
-        for name in hidden.columns
-        if name not in (ENTITY, "_e", K, "_s")
-    }
-    return entities.search_sorted(own).to_numpy(), sums
+    return hidden.with_columns(
+        (pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * len(dates) + pl.col(K)).alias("_cell"),
+        pl.lit(pl.Series(bounds)).search_sorted(age, side="right").cast(pl.Int64).alias("_s"),
+    ).filter(pl.col("_s") > 0)
 
 
 def _check_integer(metrics: pl.DataFrame) -> None:
