@@ -118,7 +118,7 @@ def sum_windows(
 
     Were every row visible from its event date on, a window sum would be `C(t - start) - C(t - end)`, `C(x)` being
     the entity's running total of events up to day `x`. `C` is only needed at the cut days `t - bound` of every date
-    and window bound, so rows are counted into (entity, interval between cuts) cells with `np.bincount`, and a
+    and window bound, so rows are summed into (entity, interval between cuts) cells by a group-by, and a
     cumulative sum along each entity's cells gives `C` at every cut. A row recorded after the first as-of date
     following its event ("late") is then taken back out of the dates between its event and its recording.
     Metrics must be integers (amounts in cents, counts), so every sum is exact whatever the grouping.
@@ -133,6 +133,7 @@ def sum_windows(
     totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, entities)
     hidden = _hidden_late_rows(late, dates, bounds, entities)
     cut_index = {cut: j for j, cut in enumerate(cuts)}
+    taken_back: dict[Window, pl.DataFrame] = {}
     values: dict[tuple[str, Window], np.ndarray] = {}
     for name, windows in _windows_of_pairs(requests, pairs).items():
         # One metric at a time: its cumulative sums are freed before the next metric's are built.
@@ -141,12 +142,11 @@ def sum_windows(
             start, end = ([cut_index[day - timedelta(days=b)] for day in days] for b in _ends(w))
             window = running[:, start] - running[:, end]
             if hidden.height:
-                inside = hidden.filter(
-                    pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
-                )
-                window -= _exact_bincount(inside["_cell"].to_numpy(), inside[name].to_numpy(), window.size).reshape(
-                    window.shape
-                )
+                if w not in taken_back:  # every metric of the late rows a window holds at dates that cannot see them
+                    ages = pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
+                    taken_back[w] = hidden.filter(ages).group_by("_cell").agg(pl.exclude(ENTITY, "_e", K, "_s").sum())
+                entity, k = np.divmod(taken_back[w]["_cell"].to_numpy(), len(days))
+                window[entity, k] -= taken_back[w][name].to_numpy()
             values[name, w] = window
     return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
 
@@ -203,8 +203,6 @@ def _event_totals(
     entities: pl.Series,
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
     """Every metric summed per (entity, interval between cuts) by event date, and the late rows apart."""
-    position = np.zeros(int(entities.to_numpy().max(initial=0)) + 1, dtype=np.int64)
-    position[entities.to_numpy()] = np.arange(len(entities))
     intervals = len(cuts) + 1
     totals = {name: np.zeros(len(entities) * intervals, dtype=np.int64) for name in _names(pairs)}
     late = []
@@ -226,12 +224,15 @@ def _event_totals(
         )
         _check_integer(chunk.select(_names(pairs)))
         late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
-        cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
-        # Tables keep an entity's rows together, so a chunk touches a narrow band of cells: count into that band
-        # only, not into a zeroed copy of every cell.
-        low, high = (int(cell.min()), int(cell.max()) + 1) if cell.size else (0, 0)
+        # One exact integer group-by per chunk for every metric, then added into the cells it touched.
+        cells = chunk.select(
+            (pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * intervals + pl.col("_g")).alias("_cell"),
+            *_names(pairs),
+        )
+        sums = cells.group_by("_cell").agg(pl.all().sum())
+        touched = sums["_cell"].to_numpy()
         for name, total in totals.items():
-            total[low:high] += _exact_bincount(cell - low, chunk[name].to_numpy(), high - low)
+            total[touched] += sums[name].to_numpy()
     return totals, pl.concat(late)
 
 
@@ -260,13 +261,6 @@ def _check_integer(metrics: pl.DataFrame) -> None:
             f"window-sum metrics must be integers (amounts in cents, counts) so sums are exact; got "
             f"{[str(metrics.schema[n]) for n in floating]}: wrap amounts in features.blocks.generic.cents()"
         )
-
-
-def _exact_bincount(cell: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    """Integer sums per cell. bincount adds in float64, exact for integers while totals stay below 2**53."""
-    if np.abs(weights).sum(dtype=np.float64) >= 2.0**53:
-        raise OverflowError("window-sum metric totals reach 2**53: they cannot be summed exactly")
-    return np.rint(np.bincount(cell, weights=weights, minlength=size)).astype(np.int64)
 
 
 def _dense_frame(entities: pl.Series, n_dates: int, columns: dict[str, np.ndarray]) -> pl.DataFrame:
