@@ -224,16 +224,31 @@ def _event_totals(
         )
         _check_integer(chunk.select(_names(pairs)))
         late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
-        # One exact integer group-by per chunk for every metric, then added into the cells it touched.
-        cells = chunk.select(
-            (pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * intervals + pl.col("_g")).alias("_cell"),
-            *_names(pairs),
-        )
-        sums = cells.group_by("_cell").agg(pl.all().sum())
-        touched = sums["_cell"].to_numpy()
-        for name, total in totals.items():
-            total[touched] += sums[name].to_numpy()
+        cell = chunk.select(
+            pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * intervals + pl.col("_g")
+        ).to_series()
+        _add_into_cells(totals, cell.to_numpy(), chunk)
     return totals, pl.concat(late)
+
+
+def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame) -> None:
+    """Add each metric column of `chunk` into `totals[metric][cell]`, exactly (integer sums).
+
+    Tables keep an entity's rows together and in time order, so equal cells mostly come in runs: a run sums with
+    one `np.add.reduceat`. When a cell recurs in separate runs (rows out of order), the rows are sorted first.
+    """
+    if not cell.size:
+        return
+    order = None
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    low = int(cell.min())
+    if np.bincount(cell[starts] - low).max() > 1:
+        order = np.argsort(cell, kind="stable")
+        cell = cell[order]
+        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    for name, total in totals.items():
+        values = chunk[name].to_numpy()
+        total[cell[starts]] += np.add.reduceat(values if order is None else values[order], starts)
 
 
 def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series) -> pl.DataFrame:
