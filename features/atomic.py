@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,27 @@ def parquet_writer(target: Path, schema: pl.Schema) -> Iterator[Callable[[pl.Dat
     """Yield a function that appends frames of `schema` to one Parquet file, published atomically on success.
 
     For tables too big to hold at once: each frame becomes row groups of the staged file as it comes, and only a
-    complete file is renamed into place (an exception leaves the previous file, if any, untouched).
+    complete file is renamed into place (an exception leaves the previous file, if any, untouched). Compressing and
+    writing a frame runs in a background thread while the caller prepares the next one (pyarrow releases the GIL);
+    at most one frame is in flight, so memory stays bounded.
     """
     arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
-    with staged_path(target) as tmp, pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
-        yield lambda frame: writer.write_table(frame.select(schema.names()).to_arrow().cast(arrow_schema))
+    pending: list[Future[None]] = []
+
+    def write(frame: pl.DataFrame) -> None:
+        table = frame.select(schema.names()).to_arrow().cast(arrow_schema)
+        while pending:
+            pending.pop().result()  # the previous frame is written (or its error raised) first
+        pending.append(pool.submit(writer.write_table, table))
+
+    with (
+        staged_path(target) as tmp,
+        pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as pool,
+    ):
+        yield write
+        while pending:
+            pending.pop().result()
 
 
 def write_json_atomic(payload: Any, target: Path) -> Path:

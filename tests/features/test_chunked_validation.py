@@ -154,3 +154,20 @@ def test_a_parquet_writer_that_fails_publishes_nothing(tmp_path: Path) -> None:
         write(pl.DataFrame({"b": ["x"], "a": [1]}))  # columns are written in schema order
         write(pl.DataFrame({"a": [2], "b": [None]}, schema=schema))
     assert pl.read_parquet(target).rows() == [(1, "x"), (2, None)]
+
+
+def test_a_failed_background_write_is_raised_and_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import pyarrow.parquet as pq
+
+    def disk_full(self: object, table: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device (injected)")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full)
+    target = tmp_path / "t.parquet"
+    with pytest.raises(OSError, match="No space left"), parquet_writer(target, pl.Schema({"a": pl.Int64})) as write:
+        write(pl.DataFrame({"a": [1]}))
+    assert list(tmp_path.iterdir()) == []
