@@ -227,28 +227,42 @@ def _event_totals(
         cell = chunk.select(
             pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * intervals + pl.col("_g")
         ).to_series()
-        _add_into_cells(totals, cell.to_numpy(), chunk)
+        _add_into_cells(totals, cell.to_numpy(), chunk, intervals)
     return totals, pl.concat(late)
 
 
-def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame) -> None:
+def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame, width: int) -> None:
     """Add each metric column of `chunk` into `totals[metric][cell]`, exactly (integer sums).
 
-    Tables keep an entity's rows together and in time order, so equal cells mostly come in runs: a run sums with
-    one `np.add.reduceat`. When a cell recurs in separate runs (rows out of order), the rows are sorted first.
+    Cells are `entity position x width + interval`. Tables keep an entity's rows together and in time order, so
+    equal cells come in runs, summed with one `np.add.reduceat`. When a cell recurs in separate runs (rows out of
+    order), the rows are sorted first.
     """
     if not cell.size:
         return
     order = None
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-    low = int(cell.min())
-    if np.bincount(cell[starts] - low).max() > 1:
+    starts = _run_starts(cell)
+    if not _runs_unique(cell[starts], width):
         order = np.argsort(cell, kind="stable")
         cell = cell[order]
-        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+        starts = _run_starts(cell)
     for name, total in totals.items():
         values = chunk[name].to_numpy()
         total[cell[starts]] += np.add.reduceat(values if order is None else values[order], starts)
+
+
+def _run_starts(cell: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+
+
+def _runs_unique(run_cells: np.ndarray, width: int) -> bool:
+    """No cell in two runs: within each entity's block the cells rise, and no entity has two blocks."""
+    entity = run_cells // width
+    same = entity[1:] == entity[:-1]
+    if not np.all(np.diff(run_cells)[same] > 0):
+        return False
+    blocks = entity[np.r_[True, ~same]]
+    return len(np.unique(blocks)) == len(blocks)
 
 
 def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series) -> pl.DataFrame:
