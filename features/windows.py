@@ -129,9 +129,12 @@ def sum_windows(
     cuts = sorted({day - timedelta(days=b) for day in days for b in bounds})
     pairs = _distinct([_kept(r, e) for r in requests for e in (*(e for _, e in r.metrics), _ONE)], "_p")
     in_reach = (clocks.event > days_before(pl.lit(dates[0]), reach)) & (clocks.event <= pl.lit(dates[-1]))
-    entities = table.filter(in_reach).select(pl.col(ENTITY).unique().sort()).collect().to_series()
-    totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, entities)
-    hidden = _hidden_late_rows(late, dates, bounds, entities)
+    # Entities in the order the table holds them: chunks then fill the cell arrays front to back.
+    entities = table.filter(in_reach).select(pl.col(ENTITY).unique(maintain_order=True)).collect().to_series()
+    position = np.zeros(int(entities.to_numpy().max(initial=0)) + 1, dtype=np.int64)
+    position[entities.to_numpy()] = np.arange(len(entities))
+    totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, position, len(entities))
+    hidden = _hidden_late_rows(late, dates, bounds, position)
     cut_index = {cut: j for j, cut in enumerate(cuts)}
     taken_back: dict[Window, pl.DataFrame] = {}
     values: dict[tuple[str, Window], np.ndarray] = {}
@@ -200,11 +203,12 @@ def _event_totals(
     dates: pl.Series,
     cuts: list[date],
     pairs: dict[bytes, pl.Expr],
-    entities: pl.Series,
+    position: np.ndarray,
+    n_entities: int,
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
     """Every metric summed per (entity, interval between cuts) by event date, and the late rows apart."""
     intervals = len(cuts) + 1
-    totals = {name: np.zeros(len(entities) * intervals, dtype=np.int64) for name in _names(pairs)}
+    totals = {name: np.zeros(n_entities * intervals, dtype=np.int64) for name in _names(pairs)}
     late = []
     event, recorded = clocks.event, clocks.recorded
     for offset in range(0, max(table.select(pl.len()).collect().item(), 1), SUM_CHUNK_ROWS):
@@ -224,10 +228,8 @@ def _event_totals(
         )
         _check_integer(chunk.select(_names(pairs)))
         late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
-        cell = chunk.select(
-            pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * intervals + pl.col("_g")
-        ).to_series()
-        _add_into_cells(totals, cell.to_numpy(), chunk, intervals)
+        cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
+        _add_into_cells(totals, cell, chunk, intervals)
     return totals, pl.concat(late)
 
 
@@ -265,7 +267,7 @@ def _runs_unique(run_cells: np.ndarray, width: int) -> bool:
     return len(np.unique(blocks)) == len(blocks)
 
 
-def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], entities: pl.Series) -> pl.DataFrame:
+def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], position: np.ndarray) -> pl.DataFrame:
     """Late rows at each date that cannot see them yet (from the first date on or after the event to the first on or
     after the recording), with their (entity, date) grid cell `_cell` and their age segment `_s`: the number of
     window bounds at or below `t - event` (a window `[start, end)` of ages holds segments `(start's, end's]`)."""
@@ -278,7 +280,7 @@ def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], e
     ).explode(K)
     age = (pl.lit(dates).gather(pl.col(K)) - e).dt.total_days()
     return hidden.with_columns(
-        (pl.lit(entities).search_sorted(pl.col(ENTITY)).cast(pl.Int64) * len(dates) + pl.col(K)).alias("_cell"),
+        (pl.lit(position).gather(pl.col(ENTITY)) * len(dates) + pl.col(K)).alias("_cell"),
         pl.lit(pl.Series(bounds)).search_sorted(age, side="right").cast(pl.Int64).alias("_s"),
     ).filter(pl.col("_s") > 0)
 
@@ -327,7 +329,7 @@ def range_deltas(live: pl.DataFrame, n_dates: int) -> pl.DataFrame:
 
 
 def dense_running(deltas: Sequence[pl.DataFrame], entities: pl.Series, n_dates: int) -> pl.DataFrame:
-    """Running totals on the dense (entity, date index) grid, entities in `entities` (sorted) order.
+    """Running totals on the dense (entity, date index) grid, entities in `entities` order (sorted).
 
     Each entity's dates are one row of a (entities x dates) array, so a running total is a cumulative sum along
     axis 1: no sort, no join, exact for integer metrics.
