@@ -229,22 +229,22 @@ def _event_totals(
         _check_integer(chunk.select(_names(pairs)))
         late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
         cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
-        _add_into_cells(totals, cell, chunk, intervals)
+        _add_into_cells(totals, cell, chunk)
     return totals, pl.concat(late)
 
 
-def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame, width: int) -> None:
+def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame) -> None:
     """Add each metric column of `chunk` into `totals[metric][cell]`, exactly (integer sums).
 
-    Cells are `entity position x width + interval`. Tables keep an entity's rows together and in time order, so
-    equal cells come in runs, summed with one `np.add.reduceat`. When a cell recurs in separate runs (rows out of
-    order), the rows are sorted first.
+    Entities are numbered in table order and tables keep an entity's rows together in time order, so cells rise
+    through a chunk and equal cells come in runs, each summed by one `np.add.reduceat`. Rows out of that order
+    are sorted first.
     """
     if not cell.size:
         return
     order = None
     starts = _run_starts(cell)
-    if not _runs_unique(cell[starts], width):
+    if not np.all(np.diff(cell[starts]) > 0):
         order = np.argsort(cell, kind="stable")
         cell = cell[order]
         starts = _run_starts(cell)
@@ -255,16 +255,6 @@ def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.D
 
 def _run_starts(cell: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-
-
-def _runs_unique(run_cells: np.ndarray, width: int) -> bool:
-    """No cell in two runs: within each entity's block the cells rise, and no entity has two blocks."""
-    entity = run_cells // width
-    same = entity[1:] == entity[:-1]
-    if not np.all(np.diff(run_cells)[same] > 0):
-        return False
-    blocks = entity[np.r_[True, ~same]]
-    return len(np.unique(blocks)) == len(blocks)
 
 
 def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], position: np.ndarray) -> pl.DataFrame:
