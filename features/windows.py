@@ -1,16 +1,17 @@
 """Window sums over event tables, as of one or many dates, for many requests at once.
 
 A request asks for sums of metric expressions over the rows of one table inside trailing windows, optionally
-filtered. The feature set asks for a dozen such requests per table; answering each with its own pass over 50M
-transaction rows costs a dozen passes. Here every request on a table is answered together:
+filtered. The prepaid feature set asks for eight such requests of the transactions table; answering each with its
+own pass over 50M rows costs eight passes. Here every request on a table is answered from one pass (`sum_windows`):
+each distinct (filter, metric) pair is summed once into (entity, interval between cut days) cells, and every
+window at every as-of date is a difference of two running totals over those cells. The same code answers one date
+(the nightly run) and many (training snapshots); many dates only add cut days.
 
-- one as-of date: a single streaming group-by of the visible rows, one sum column per (request, window, metric);
-- many as-of dates: one pass per *distinct window*. A row counts at as-of index k when `lo <= k < hi` (`lo`: the
-  first date that sees it inside the window, `hi`: the first date the window has moved past it), so a window sum is
-  a running total of +value at `lo` and -value at `hi`, accumulated along each entity's dense row of dates.
+Range sums (`range_deltas`, `dense_running`) serve interval tables: a row counts at as-of index k when
+`lo <= k < hi`, so a sum is a running total of +value at `lo` and -value at `hi` along each entity's dates.
 
-Each request keeps its own entity set (entities with at least one row passing its filter within its reach), so the
-answer is the one a request alone would get.
+Each request keeps its own entity set (entities with a row passing its filter inside one of its windows at some
+date), so its answer is the one it would get alone.
 """
 
 from __future__ import annotations
