@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from features.atomic import write_text_atomic
 from features.blocks.base import FeatureColumn, registered_blocks
 from features.store import TableStore
 from risk_models.dossier_data import DossierData, TimelineEvent, collect_many
+from risk_models.html_templates import html_environment
 from risk_models.pii import mask_text
 from risk_models.svg_charts import Series, Step, compact_number, line_chart, score_history, time_chart, waterfall
 
-TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "dossier.html.j2"
 CHART_WIDTH = 900  # SVG units; about the page's content width in px, so chart text matches the page text
 WATERFALL_TOP = 8  # contributions shown one by one; the rest are summed into one bar
@@ -103,19 +102,6 @@ CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (),
     ),
 )
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
-    # select_autoescape covers the template files; default=True also escapes anything loaded under another name.
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -568,7 +554,7 @@ def render_dossier(
         "recent_runs": recent_runs,
         "checklist": _checklist(reasons, warning, lang),
     }
-    return _environment().get_template(TEMPLATE).render(**context)
+    return html_environment().get_template(TEMPLATE).render(**context)
 
 
 def write_dossiers(

@@ -7,15 +7,13 @@ alert texts are text, only the escaped SVG strings arrive as Markup.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from risk_models.html_templates import html_environment
 from risk_models.monitoring import ALL, Alert, Migration, RunOutcomes, Thresholds, pooled
 from risk_models.monitoring_charts import (
     TIER_NAMES,
@@ -29,7 +27,6 @@ from risk_models.monitoring_charts import (
     tier_size_chart,
 )
 
-TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "monitoring.html.j2"
 
 
@@ -108,18 +105,6 @@ class MonitoringResult:
         }
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def render_report(result: MonitoringResult, generated_at: str) -> str:
     """The whole HTML page."""
     heat, shown = feature_psi_heatmap(result)
@@ -148,7 +133,7 @@ def render_report(result: MonitoringResult, generated_at: str) -> str:
     safe = {k: Markup(v) for k, v in charts.items()}
     confirmation = [(t, pooled(result.outcomes, t)) for t in (*result.tiers, ALL)]
     return (
-        _environment()
+        html_environment()
         .get_template(TEMPLATE)
         .render(
             r=result,
