@@ -198,7 +198,7 @@ class AsOf:
             best = _best_rows(rows, list(columns))
         if self.n_dates == 1:  # nothing to carry forward to later dates
             return best.drop("_order").collect(engine="streaming")
-        return self.carry_forward(best.collect())
+        return self.carry_forward(best.collect(engine="streaming"))
 
     def carry_forward(self, best: pl.DataFrame) -> pl.DataFrame:
         """For every entity with rows and every date index, the row of the greatest `_order` at or before it.

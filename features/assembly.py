@@ -96,10 +96,25 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, grid: pl.DataFrame, n_dat
     cells = entities.search_sorted(output[ENTITY]).cast(pl.Int64) * n_dates + output[K].cast(pl.Int64)
     if np.bincount(cells.to_numpy(), minlength=1).max(initial=0) > 1:
         raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
-    placed = []
-    for column in block.columns:
-        values = output[column.name]
-        empty = pl.Series(block.output_name(column.name), dtype=values.dtype).extend_constant(None, grid.height)
-        filled = empty.scatter(cells, values)
-        placed.append(filled.fill_null(column.default) if column.default is not None else filled)
-    return placed
+    return [
+        _laid(output[c.name].alias(block.output_name(c.name)), cells.to_numpy(), grid.height, c.default)
+        for c in block.columns
+    ]
+
+
+def _laid(values: pl.Series, cells: np.ndarray, height: int, default: float | int | str | None) -> pl.Series:
+    """`values` at `cells` of a column of `height` rows, `default` (or null) elsewhere."""
+    if default is not None and not values.has_nulls() and _holds(values.dtype, default):
+        # The common case (counts, sums with a 0 default) as one numpy assignment: no validity mask to build.
+        dense = np.full(height, default, dtype=values.to_numpy().dtype)
+        dense[cells] = values.to_numpy()
+        return pl.Series(values.name, dense, dtype=values.dtype)
+    filled = pl.Series(values.name, dtype=values.dtype).extend_constant(None, height).scatter(cells, values)
+    return filled.fill_null(default) if default is not None else filled
+
+
+def _holds(dtype: pl.DataType, default: float | int | str) -> bool:
+    """Whether a column of `dtype` takes `default` as it is (filling would otherwise change the dtype)."""
+    if isinstance(default, (bool, str)):
+        return False
+    return dtype.is_float() or (dtype.is_integer() and isinstance(default, int))
