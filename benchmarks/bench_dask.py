@@ -118,15 +118,17 @@ def run_one(
     from distributed import Client, LocalCluster
 
     reset_runs(home, cold=False)
-    run_args = (str(world), AS_OF.isoformat(), args.dossier_top)
     label = "single process" if workers == 0 else f"dask {workers} worker(s), {shards} shard(s)"
-    if workers == 0:
+
+    def measure(address: str | None) -> Any:
         try:
-            m = run_isolated(
+            return run_isolated(
                 flow_run,
-                *run_args,
-                None,
-                0,
+                str(world),
+                AS_OF.isoformat(),
+                args.dossier_top,
+                address,
+                shards if address else 0,
                 env=child_env(home),
                 preload=MODULES,
                 label=label,
@@ -135,7 +137,10 @@ def run_one(
         except MemoryLimitExceeded as error:
             print(f"  {label}: {error}")
             return None
-        return {"label": label, "workers": 0, "shards": 0, "measurement": m, "worker_usage": []}
+
+    if workers == 0:
+        m = measure(None)
+        return None if m is None else {"label": label, "workers": 0, "shards": 0, "measurement": m, "worker_usage": []}
     began = time.perf_counter()
     cluster = LocalCluster(
         n_workers=workers,
@@ -150,19 +155,8 @@ def run_one(
             client.run(warm_worker)
             started = time.perf_counter() - began
             before = client.run(worker_usage)
-            try:
-                m = run_isolated(
-                    flow_run,
-                    *run_args,
-                    cluster.scheduler_address,
-                    shards,
-                    env=child_env(home),
-                    preload=MODULES,
-                    label=label,
-                    rss_limit_mib=args.rss_limit,
-                )
-            except MemoryLimitExceeded as error:
-                print(f"  {label}: {error}")
+            m = measure(cluster.scheduler_address)
+            if m is None:
                 return None
             after = client.run(worker_usage)
     finally:
