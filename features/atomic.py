@@ -90,3 +90,14 @@ def write_json_atomic(payload: Any, target: Path) -> Path:
 
 def write_text_atomic(text: str, target: Path) -> Path:
     return write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def process_alive(pid: int) -> bool:
+    """True while a process with this pid exists on this host (a staged file of a dead writer is debris)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

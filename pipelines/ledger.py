@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.locks import process_alive
+from features.atomic import process_alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

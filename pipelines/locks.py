@@ -48,14 +48,3 @@ def _acquire(fd: int, path: Path, wait_seconds: float) -> None:
                 holder = path.read_text().strip() or "unknown"
                 raise LockBusy(f"{path.name} is held by process {holder}") from None
             time.sleep(0.05)
-
-
-def process_alive(pid: int) -> bool:
-    """True while a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

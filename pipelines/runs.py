@@ -16,9 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from features.atomic import fsync_dir, write_json_atomic
+from features.atomic import fsync_dir, process_alive, write_json_atomic
 from features.loading import file_sha256
-from pipelines.locks import process_alive
 
 MANIFEST = "manifest.json"
 STAGING = ".staging"

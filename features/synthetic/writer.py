@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.atomic import fsync_dir
+from features.atomic import fsync_dir, process_alive
 from features.contracts import get_contract
 from features.loading import file_sha256
 from features.tables import PREPAID_WORLD_TABLES
@@ -162,18 +162,8 @@ def _remove_stale_stages(out_dir: Path) -> None:
     """Delete staging/old folders of this world left by processes that died (their pid is no longer alive)."""
     for path in out_dir.parent.glob(f".{out_dir.name}.*-*"):
         kind, _, pid = path.name.removeprefix(f".{out_dir.name}.").partition("-")
-        if kind in ("tmp", "old") and pid.isdigit() and not _pid_alive(int(pid)):
+        if kind in ("tmp", "old") and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 def _fsync(path: Path) -> None:

@@ -30,9 +30,10 @@ from nightly_worker import EXTRA_POINTS, STAGE_POINTS
 import pipelines.nightly as nightly_module
 import pipelines.runs as runs_module
 import pipelines.tables as tables_module
+from features.atomic import process_alive
 from features.loading import SENDER_MANIFEST, file_sha256
 from pipelines import settings
-from pipelines.locks import lock_path, process_alive
+from pipelines.locks import lock_path
 from pipelines.runs import MANIFEST, verify_run
 
 AS_OF = date(2026, 6, 30)  # the last day of the synthetic world
