@@ -26,6 +26,7 @@ import polars as pl
 from features.asof import ENTITY
 from features.assembly import AS_OF
 from features.blocks.base import FeatureColumn
+from features.contracts import get_contract
 from features.reference import INDUSTRIES, SECTOR_LABELS
 from risk_models.explain import Contributions
 from risk_models.spec import RuleTrigger, ThematicModelSpec
@@ -106,11 +107,16 @@ def peer_medians(scored: pl.DataFrame, features: Sequence[str], group_cols: Sequ
     return medians.sort(keys)
 
 
-def peer_phrases(group_cols: Sequence[str]) -> tuple[str, str]:
-    """("同行业同镇街", "firms in the same sector and town") for group columns such as entity__sector, entity__town."""
+def peer_phrases(group_cols: Sequence[str], labels: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """("同行业同镇街", "firms in the same sector and town") for group columns such as entity__sector, entity__town.
+
+    Columns without a fixed phrase are named by their Chinese `labels` (the entity table's data dictionary), e.g.
+    lane_type -> "同场所类型", never by the raw column name.
+    """
     bases = [c.split("__")[-1] for c in group_cols]
-    zh = "".join(PEER_WORDS.get(b, (f"同{b}", b))[0] for b in bases)
-    en = " and ".join(PEER_WORDS.get(b, (b, b))[1] for b in bases)
+    known = labels or {}
+    zh = "".join(PEER_WORDS.get(b, (f"同{known.get(b, b)}", b))[0] for b in bases)
+    en = " and ".join(PEER_WORDS.get(b, (b, b))[1].replace("_", " ") for b in bases)
     return zh, f"firms in the same {en}"
 
 
@@ -142,7 +148,8 @@ def reasons_for(
     names = list(contributions.feature_names)
     table = peers if peers is not None else peer_medians(scored_rows, names, groups)
     medians = _peer_lookup(scored_rows, table, groups, names)
-    renderer = _Renderer(feature_columns(spec), *peer_phrases(groups))
+    dictionary = {c.name: c.label for c in get_contract(spec.entity.table).columns}
+    renderer = _Renderer(feature_columns(spec), *peer_phrases(groups, dictionary))
     triggers = _trigger_map(triggers_by_entity)
     rules = {t.feature: t for t in spec.policy.triggers}
     rows = scored_rows.to_dicts()

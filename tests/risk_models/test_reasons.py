@@ -544,6 +544,11 @@ def test_peer_medians_per_group_and_date() -> None:
     assert "profile__sector" not in peers.columns  # categories have no median
     assert peers.filter(pl.col("entity__town").is_null()).height == 0  # no group for an unknown town
     assert peer_phrases(["entity__sector", "entity__town"]) == ("同行业同镇街", "firms in the same sector and town")
+    # A group column without a fixed phrase is named by its data-dictionary label, not its raw name.
+    assert peer_phrases(["entity__lane_type", "entity__town"], {"lane_type": "场所类型"}) == (
+        "同场所类型同镇街",
+        "firms in the same lane type and town",
+    )
     assert peer_columns(GOLDEN_SPEC, cohort.drop("entity__sector")) == ["profile__sector", "entity__town"]
 
 
