@@ -92,8 +92,12 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, grid: pl.DataFrame, n_dat
     of a join of the whole frame per block.
     """
     entities = grid[ENTITY].gather_every(n_dates)
-    output = output.filter(pl.col(ENTITY).is_in(entities))
-    cells = entities.search_sorted(output[ENTITY]).cast(pl.Int64) * n_dates + output[K].cast(pl.Int64)
+    if entities.len() and entities[0] == 0 and entities[-1] == entities.len() - 1:
+        rank = output[ENTITY].cast(pl.Int64)  # every entity (codes 0..n-1): an entity's rank is its code
+    else:
+        output = output.filter(pl.col(ENTITY).is_in(entities))
+        rank = entities.search_sorted(output[ENTITY]).cast(pl.Int64)
+    cells = rank * n_dates + output[K].cast(pl.Int64)
     if np.bincount(cells.to_numpy(), minlength=1).max(initial=0) > 1:
         raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
     return [
