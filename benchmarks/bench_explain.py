@@ -42,10 +42,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import CACHE as BENCH_CACHE
 from benchmarks.common import load_average, print_table, run_isolated, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "workspace" / "bench" / "explain"
+CACHE = BENCH_CACHE / "explain"
 PRELOAD = ("numpy", "polars", "lightgbm", "shap", "risk_models.explain", "risk_models.treeshap_fast")
 METHODS = ("lightgbm", "shap", "fast")
 

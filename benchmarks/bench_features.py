@@ -32,6 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
+    CACHE,
+    ROOT,
     Measurement,
     MemoryLimitExceeded,
     load_average,
@@ -40,8 +42,6 @@ from benchmarks.common import (
     write_results,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "workspace" / "bench"
 ONE_DATE = date(2026, 6, 30)
 INPUT_TABLES = (
     "enterprises",

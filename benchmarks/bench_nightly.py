@@ -60,6 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_train import validated_dir, world_dir
 from benchmarks.common import (
+    CACHE,
+    ROOT,
     Measurement,
     MemoryLimitExceeded,
     load_average,
@@ -68,8 +70,6 @@ from benchmarks.common import (
     write_results,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "workspace" / "bench"
 AS_OF = date(2026, 6, 30)
 THEME = "prepaid_cards"
 STAGES = ("validate", "features", "score", "list", "explain", "outputs", "dossiers", "publish")

@@ -44,6 +44,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
+    CACHE,
+    ROOT,
     Measurement,
     MemoryLimitExceeded,
     load_average,
@@ -52,8 +54,6 @@ from benchmarks.common import (
     write_results,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "workspace" / "bench"
 CUTOFF = date(2026, 6, 30)
 PRELOAD = ("numpy", "polars", "lightgbm", "sklearn.linear_model", "risk_models.train_theme")
 DEFAULT_VARIANTS = ("1:1.0", "2:1.0", "1:0.1", "2:0.1")

@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "workspace" / "bench"  # generated worlds, validated folders and homes, reused across runs
 RESULTS = Path(__file__).resolve().parent / "results"
 
 _CHILD = """
