@@ -28,6 +28,7 @@ from features.windows import (
     WindowRequest,
     dense_running,
     first_visible,
+    grid_keys,
     range_deltas,
     sum_windows,
 )
@@ -124,7 +125,7 @@ class AsOf:
         """
         live = rows.filter(pl.col("lo") < pl.col("hi")).group_by(ENTITY, "lo", "hi").agg(pl.col(metrics).sum())
         deltas = range_deltas(live.collect(), self.n_dates)
-        return dense_running([deltas], deltas[ENTITY].unique().sort(), self.n_dates)
+        return dense_running(deltas, deltas[ENTITY].unique().sort(), self.n_dates)
 
     def window_sums(
         self,
@@ -220,10 +221,7 @@ class AsOf:
         row_of_cell[cells] = np.arange(best.height)
         rows = np.where(source >= 0, row_of_cell.reshape(-1, n)[np.arange(len(entities))[:, None], source], -1)
         take = pl.Series(rows.ravel()).replace(-1, None)  # a null index gathers a null row: no row visible yet
-        grid = pl.DataFrame(
-            {ENTITY: np.repeat(entities.to_numpy(), n), K: np.tile(np.arange(n, dtype=np.int32), len(entities))}
-        ).with_columns(pl.col(ENTITY).cast(entities.dtype))
-        return grid.hstack(best.drop(ENTITY, K, "_order").select(pl.all().gather(take)))
+        return grid_keys(entities, n).hstack(best.drop(ENTITY, K, "_order").select(pl.all().gather(take)))
 
     def days_since(self, date_column: str) -> pl.Expr:
         """Days from a date column to the as-of date of the row."""

@@ -286,11 +286,16 @@ def _check_integer(metrics: pl.DataFrame) -> None:
 
 
 def _dense_frame(entities: pl.Series, n_dates: int, columns: dict[str, np.ndarray]) -> pl.DataFrame:
+    values = [pl.Series(name, v, dtype=pl.Int64) for name, v in columns.items()]
+    return grid_keys(entities, n_dates).with_columns(values)
+
+
+def grid_keys(entities: pl.Series, n_dates: int) -> pl.DataFrame:
+    """(entity_id, _k) of the dense grid: every date index of each entity, in `entities` order."""
     return pl.DataFrame(
         {
             ENTITY: pl.Series(ENTITY, np.repeat(entities.to_numpy(), n_dates), dtype=entities.dtype),
             K: np.tile(np.arange(n_dates, dtype=np.int32), len(entities)),
-            **{name: pl.Series(name, values, dtype=pl.Int64) for name, values in columns.items()},
         }
     )
 
@@ -319,22 +324,17 @@ def range_deltas(live: pl.DataFrame, n_dates: int) -> pl.DataFrame:
     return pl.concat([starts, ends]).group_by(KEYS).agg(pl.col(metrics).sum())
 
 
-def dense_running(deltas: Sequence[pl.DataFrame], entities: pl.Series, n_dates: int) -> pl.DataFrame:
+def dense_running(deltas: pl.DataFrame, entities: pl.Series, n_dates: int) -> pl.DataFrame:
     """Running totals on the dense (entity, date index) grid, entities in `entities` order (sorted).
 
     Each entity's dates are one row of a (entities x dates) array, so a running total is a cumulative sum along
     axis 1: no sort, no join, exact for integer metrics.
     """
-    size = len(entities) * n_dates
-    columns: dict[str, np.ndarray | pl.Series] = {
-        ENTITY: np.repeat(entities.to_numpy(), n_dates),
-        K: np.tile(np.arange(n_dates, dtype=np.int32), len(entities)),
-    }
-    for part in deltas:
-        cells = entities.search_sorted(part[ENTITY]).to_numpy().astype(np.int64) * n_dates + part[K].to_numpy()
-        for name in part.columns[2:]:
-            values = part[name].to_numpy()
-            grid = np.zeros(size, dtype=values.dtype)
-            grid[cells] = values
-            columns[name] = pl.Series(name, grid.reshape(-1, n_dates).cumsum(axis=1).ravel(), dtype=part[name].dtype)
-    return pl.DataFrame(columns).with_columns(pl.col(ENTITY).cast(entities.dtype))
+    cells = entities.search_sorted(deltas[ENTITY]).to_numpy().astype(np.int64) * n_dates + deltas[K].to_numpy()
+    running = []
+    for name in deltas.columns[2:]:
+        values = deltas[name].to_numpy()
+        grid = np.zeros(len(entities) * n_dates, dtype=values.dtype)
+        grid[cells] = values
+        running.append(pl.Series(name, grid.reshape(-1, n_dates).cumsum(axis=1).ravel(), dtype=deltas[name].dtype))
+    return grid_keys(entities, n_dates).with_columns(running)
