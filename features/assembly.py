@@ -41,10 +41,10 @@ def build_feature_frame(
     view = AsOf(tables, dates, entity_table)
     view.prefetch(blocks)
     grid = _grid(view, entities)
+    grid_entities = grid[ENTITY].gather_every(view.n_dates)  # once, not once per block
     columns: list[pl.Series] = []
     for position, block in enumerate(blocks):
-        output = block.run(view)
-        columns += _placed(block, output, grid, view.n_dates)
+        columns += _placed(block, block.run(view), grid_entities, view.n_dates)
         if not any(block in later.depends_on for later in blocks[position + 1 :]):
             view.release(block.name)
     frame = grid.with_columns(columns)
@@ -85,13 +85,12 @@ def _grid(view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
     return codes.select(ENTITY).sort(ENTITY).join(indices, how="cross", maintain_order="left_right")
 
 
-def _placed(block: FeatureBlock, output: pl.DataFrame, grid: pl.DataFrame, n_dates: int) -> list[pl.Series]:
+def _placed(block: FeatureBlock, output: pl.DataFrame, entities: pl.Series, n_dates: int) -> list[pl.Series]:
     """The block's columns laid on the grid's rows (declared defaults where the block has no row).
 
     A grid row's position is (rank of its entity code) x n_dates + date index, so each column is one scatter instead
-    of a join of the whole frame per block.
+    of a join of the whole frame per block. `entities` are the grid's entity codes, sorted.
     """
-    entities = grid[ENTITY].gather_every(n_dates)
     if entities.len() and entities[0] == 0 and entities[-1] == entities.len() - 1:
         rank = output[ENTITY].cast(pl.Int64)  # every entity (codes 0..n-1): an entity's rank is its code
     else:
@@ -101,7 +100,7 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, grid: pl.DataFrame, n_dat
     if np.bincount(cells.to_numpy(), minlength=1).max(initial=0) > 1:
         raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
     return [
-        _laid(output[c.name].alias(block.output_name(c.name)), cells.to_numpy(), grid.height, c.default)
+        _laid(output[c.name].alias(block.output_name(c.name)), cells.to_numpy(), entities.len() * n_dates, c.default)
         for c in block.columns
     ]
 
