@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PIP_INSTALL := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 export RISKGEN_HOME ?= $(CURDIR)/workspace
 export PREFECT_HOME ?= $(RISKGEN_HOME)/prefect
@@ -11,9 +12,9 @@ export PREFECT_HOME ?= $(RISKGEN_HOME)/prefect
 
 $(STAMP): requirements-pip.lock requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-pip.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PIP_INSTALL) --require-hashes -r requirements-pip.lock
+	$(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
 demo: $(STAMP)
