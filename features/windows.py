@@ -119,7 +119,7 @@ def sum_windows(
 
     Were every row visible from its event date on, a window sum would be `C(t - start) - C(t - end)`, `C(x)` being
     the entity's running total of events up to day `x`. `C` is only needed at the cut days `t - bound` of every date
-    and window bound, so rows are summed into (entity, interval between cuts) cells by a group-by, and a
+    and bound of the pair's windows, so rows are summed into (entity, interval between cuts) cells, and a
     cumulative sum along each entity's cells gives `C` at every cut. A row recorded after the first as-of date
     following its event ("late") is then taken back out of the dates between its event and its recording.
     Metrics must be integers (amounts in cents, counts), so every sum is exact whatever the grouping.
@@ -127,32 +127,65 @@ def sum_windows(
     reach = max(r.reach for r in requests)
     bounds = sorted({b for r in requests for _, w in r.windows for b in _ends(w)})
     days = dates.to_list()
-    cuts = sorted({day - timedelta(days=b) for day in days for b in bounds})
     pairs = _distinct([_kept(r, e) for r in requests for e in (*(e for _, e in r.metrics), _ONE)], "_p")
+    used = _windows_of_pairs(requests, pairs)
+    plans = _cut_plans(used, days)
     in_reach = (clocks.event > days_before(pl.lit(dates[0]), reach)) & (clocks.event <= pl.lit(dates[-1]))
     # Entities in the order the table holds them: chunks then fill the cell arrays front to back.
     entities = table.filter(in_reach).select(pl.col(ENTITY).unique(maintain_order=True)).collect().to_series()
     position = np.zeros(int(entities.to_numpy().max(initial=0)) + 1, dtype=np.int64)
     position[entities.to_numpy()] = np.arange(len(entities))
-    totals, late = _event_totals(table, in_reach, clocks, dates, cuts, pairs, position, len(entities))
+    totals, late = _event_totals(table, in_reach, clocks, dates, plans, pairs, position, len(entities))
     hidden = _hidden_late_rows(late, dates, bounds, position)
-    cut_index = {cut: j for j, cut in enumerate(cuts)}
     taken_back: dict[Window, pl.DataFrame] = {}
     values: dict[tuple[str, Window], np.ndarray] = {}
-    for name, windows in _windows_of_pairs(requests, pairs).items():
-        # One metric at a time: its cumulative sums are freed before the next metric's are built.
-        running = totals.pop(name).reshape(len(entities), len(cuts) + 1).cumsum(axis=1)
-        for w in windows:
-            start, end = ([cut_index[day - timedelta(days=b)] for day in days] for b in _ends(w))
-            window = running[:, start] - running[:, end]
-            if hidden.height:
-                if w not in taken_back:  # every metric of the late rows a window holds at dates that cannot see them
-                    ages = pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
-                    taken_back[w] = hidden.filter(ages).group_by("_cell").agg(pl.exclude(ENTITY, "_e", K, "_s").sum())
-                entity, k = np.divmod(taken_back[w]["_cell"].to_numpy(), len(days))
-                window[entity, k] -= taken_back[w][name].to_numpy()
-            values[name, w] = window
+    for plan in plans:
+        for name in plan.names:
+            # One metric at a time: its cumulative sums are freed before the next metric's are built.
+            running = totals.pop(name).reshape(len(entities), plan.intervals).cumsum(axis=1)
+            for w in used[name]:
+                window = running[:, plan.at(days, w.start_days)] - running[:, plan.at(days, w.end_days)]
+                if hidden.height:
+                    if (
+                        w not in taken_back
+                    ):  # every metric of the late rows a window holds at dates that cannot see them
+                        ages = pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
+                        taken_back[w] = (
+                            hidden.filter(ages).group_by("_cell").agg(pl.exclude(ENTITY, "_e", K, "_s").sum())
+                        )
+                    entity, k = np.divmod(taken_back[w]["_cell"].to_numpy(), len(days))
+                    window[entity, k] -= taken_back[w][name].to_numpy()
+                values[name, w] = window
     return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
+
+
+@dataclass(frozen=True)
+class _CutPlan:
+    """The cut days `t - bound` shared by the (filter, metric) pairs summed over windows with the same bounds.
+
+    Each bound set gets its own cuts: a pair asked for 90-day windows only is summed into 2 cells per date, not into
+    the cells of every bound of every request (at 12 dates the union is about 120 cuts, most cells one row)."""
+
+    names: tuple[str, ...]
+    cuts: tuple[date, ...]
+
+    @property
+    def intervals(self) -> int:
+        return len(self.cuts) + 1
+
+    def at(self, days: list[date], bound: int) -> list[int]:
+        """Index of the cut `t - bound` of each as-of date `t`."""
+        return [self.cuts.index(day - timedelta(days=bound)) for day in days]
+
+
+def _cut_plans(used: dict[str, list[Window]], days: list[date]) -> list[_CutPlan]:
+    by_bounds: dict[frozenset[int], list[str]] = {}
+    for name, windows in used.items():
+        by_bounds.setdefault(frozenset(b for w in windows for b in _ends(w)), []).append(name)
+    return [
+        _CutPlan(tuple(names), tuple(sorted({day - timedelta(days=b) for day in days for b in bounds})))
+        for bounds, names in by_bounds.items()
+    ]
 
 
 def _answer(
@@ -202,23 +235,26 @@ def _event_totals(
     in_reach: pl.Expr,
     clocks: Clocks,
     dates: pl.Series,
-    cuts: list[date],
+    plans: list[_CutPlan],
     pairs: dict[bytes, pl.Expr],
     position: np.ndarray,
     n_entities: int,
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
-    """Every metric summed per (entity, interval between cuts) by event date, and the late rows apart."""
-    intervals = len(cuts) + 1
-    totals = {name: np.zeros(n_entities * intervals, dtype=np.int64) for name in _names(pairs)}
+    """Every metric summed per (entity, interval between its plan's cuts) by event date, and the late rows apart."""
+    totals = {name: np.zeros(n_entities * plan.intervals, dtype=np.int64) for plan in plans for name in plan.names}
     late = []
     event, recorded = clocks.event, clocks.recorded
+    intervals = [
+        pl.lit(pl.Series(plan.cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias(f"_g{j}")
+        for j, plan in enumerate(plans)
+    ]
     for offset in range(0, max(table.select(pl.len()).collect().item(), 1), SUM_CHUNK_ROWS):
         chunk = (
             table.slice(offset, SUM_CHUNK_ROWS)  # slice, then filter: a slice of filtered rows refilters every time
             .filter(in_reach)
             .select(
                 ENTITY,
-                pl.lit(pl.Series(cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias("_g"),
+                *intervals,
                 # Recorded after the first as-of date on or after the event: not yet visible there.
                 (first_visible(dates, recorded, event) > first_visible(dates, event)).alias("_late"),
                 event.alias("_e"),
@@ -227,10 +263,12 @@ def _event_totals(
             )
             .collect()
         )
-        _check_integer(chunk.select(_names(pairs)))
-        late.append(chunk.filter(pl.col("_late")).drop("_g", "_late"))
-        cell = position[chunk[ENTITY].to_numpy()] * intervals + chunk["_g"].to_numpy()
-        _add_into_cells(totals, cell, chunk)
+        _check_integer({name: chunk.schema[name] for name in totals})
+        late.append(chunk.filter(pl.col("_late")).drop(*(g.meta.output_name() for g in intervals), "_late"))
+        row_position = position[chunk[ENTITY].to_numpy()]
+        for j, plan in enumerate(plans):
+            cell = row_position * plan.intervals + chunk[f"_g{j}"].to_numpy()
+            _add_into_cells({name: totals[name] for name in plan.names}, cell, chunk)
     return totals, pl.concat(late)
 
 
@@ -276,12 +314,12 @@ def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], p
     ).filter(pl.col("_s") > 0)
 
 
-def _check_integer(metrics: pl.DataFrame) -> None:
-    floating = [name for name, dtype in metrics.schema.items() if not dtype.is_integer()]
+def _check_integer(schema: Mapping[str, pl.DataType]) -> None:
+    floating = [str(dtype) for dtype in schema.values() if not dtype.is_integer()]
     if floating:
         raise TypeError(
             f"window-sum metrics must be integers (amounts in cents, counts) so sums are exact; got "
-            f"{[str(metrics.schema[n]) for n in floating]}: wrap amounts in features.blocks.generic.cents()"
+            f"{floating}: wrap amounts in features.blocks.generic.cents()"
         )
 
 
