@@ -120,8 +120,8 @@ def sum_windows(
     Were every row visible from its event date on, a window sum would be `C(t - start) - C(t - end)`, `C(x)` being
     the entity's running total of events up to day `x`. `C` is only needed at the cut days `t - bound` of every date
     and bound of the pair's windows, so rows are summed into (entity, interval between cuts) cells, and a
-    cumulative sum along each entity's cells gives `C` at every cut. A row recorded after the first as-of date
-    following its event ("late") is then taken back out of the dates between its event and its recording.
+    cumulative sum over the cells gives `C` at every cut. A row recorded after the first as-of date following its
+    event ("late") is then taken back out of the dates between its event and its recording.
     Metrics must be integers (amounts in cents, counts), so every sum is exact whatever the grouping.
     """
     reach = max(r.reach for r in requests)
@@ -137,26 +137,40 @@ def sum_windows(
     position[entities.to_numpy()] = np.arange(len(entities))
     totals, late = _event_totals(table, in_reach, clocks, dates, plans, pairs, position, len(entities))
     hidden = _hidden_late_rows(late, dates, bounds, position)
-    taken_back: dict[Window, pl.DataFrame] = {}
+    late_sums = _late_sums(hidden, bounds, {w for windows in used.values() for w in windows})
     values: dict[tuple[str, Window], np.ndarray] = {}
     for plan in plans:
         for name in plan.names:
-            # One metric at a time: its cumulative sums are freed before the next metric's are built.
-            running = totals.pop(name).reshape(len(entities), plan.intervals).cumsum(axis=1)
+            # One metric at a time, in place: a fresh array of this size costs more in page faults than the sum.
+            cells = totals.pop(name)
+            running = np.cumsum(cells, out=cells).reshape(len(entities), plan.intervals)
             for w in used[name]:
-                window = running[:, plan.at(days, w.start_days)] - running[:, plan.at(days, w.end_days)]
-                if hidden.height:
-                    if (
-                        w not in taken_back
-                    ):  # every metric of the late rows a window holds at dates that cannot see them
-                        ages = pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
-                        taken_back[w] = (
-                            hidden.filter(ages).group_by("_cell").agg(pl.exclude(ENTITY, "_e", K, "_s").sum())
-                        )
-                    entity, k = np.divmod(taken_back[w]["_cell"].to_numpy(), len(days))
-                    window[entity, k] -= taken_back[w][name].to_numpy()
-                values[name, w] = window
+                values[name, w] = _window(running, plan.at(days, w.start_days), plan.at(days, w.end_days))
+                if w in late_sums:
+                    entity, k = np.divmod(late_sums[w]["_cell"].to_numpy(), len(days))
+                    values[name, w][entity, k] -= late_sums[w][name].to_numpy()
     return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
+
+
+def _window(running: np.ndarray, start: list[int], end: list[int]) -> np.ndarray:
+    """(entities x dates) sums between the cuts `end` and `start` of each date.
+
+    `running` is one cumulative sum over all (entity, interval) cells, so it also holds the totals of the entities
+    before each row; they are the same at both cuts of a row and cancel."""
+    window = np.take(running, start, axis=1)
+    window -= np.take(running, end, axis=1)
+    return window
+
+
+def _late_sums(hidden: pl.DataFrame, bounds: list[int], windows: set[Window]) -> dict[Window, pl.DataFrame]:
+    """Per window, every metric of the late rows it holds at dates that cannot see them yet, by (entity, date) cell."""
+    if not hidden.height:
+        return {}
+    sums = {}
+    for w in windows:
+        ages = pl.col("_s").is_between(bounds.index(w.start_days) + 1, bounds.index(w.end_days))
+        sums[w] = hidden.filter(ages).group_by("_cell").agg(pl.exclude(ENTITY, "_e", K, "_s").sum())
+    return sums
 
 
 @dataclass(frozen=True)
