@@ -212,8 +212,9 @@ def _answer(
     """A request's frame: its entities (a row passing its filter inside one of its windows at some date) x dates."""
     count = sum(values[_name(pairs, _kept(request, _ONE)), w] for _, w in request.windows)
     present = np.asarray(count > 0).any(axis=1)
+    rows = slice(None) if present.all() else present  # all present: the arrays are the columns, no copy
     columns = {
-        f"{metric}{suffix}": values[_name(pairs, _kept(request, expr)), w][present].ravel()
+        f"{metric}{suffix}": values[_name(pairs, _kept(request, expr)), w][rows].ravel()
         for suffix, w in request.windows
         for metric, expr in request.metrics
     }

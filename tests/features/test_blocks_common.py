@@ -183,3 +183,35 @@ def test_decorated_blocks_with_other_code_clash(registry: dict[str, FeatureBlock
             return view.window_sums("complaints", Window(30), {"n": pl.lit(2, pl.Int64)})
 
     assert registry["common_coded"] is first
+
+
+def _block_returning(rows: list[tuple[int, int, float | None]]) -> FeatureBlock:
+    """A block whose output is given as (entity code, date index, value) rows, in that order."""
+    columns = (
+        FeatureColumn("kept", "值", "value", "number", default=None),
+        FeatureColumn("filled", "值", "value", "number", default=-1),
+    )
+
+    def compute(view: AsOf) -> pl.DataFrame:
+        entity, k, value = zip(*rows, strict=True)
+        schema = {"entity_id": pl.UInt32, "_k": pl.Int32, "kept": pl.Float64}
+        frame = pl.DataFrame({"entity_id": entity, "_k": k, "kept": value}, schema=schema, orient="col")
+        return frame.with_columns(pl.col("kept").alias("filled"))
+
+    return FeatureBlock("common_rows", "tests", "probe", ("complaints",), columns, compute)
+
+
+def test_blocks_may_answer_out_of_grid_order_and_nulls_stay_null_or_take_the_default() -> None:
+    frame = _build(_block_returning([(2, 1, 5.0), (0, 0, None), (1, 3, 2.5)]), WORLD)
+    cells = {(e, a): (kept, filled) for e, a, kept, filled in frame.iter_rows()}
+    by_code = sorted(ENTITIES)
+    assert cells[by_code[2], DATES[1]] == (5.0, 5.0)
+    assert cells[by_code[1], DATES[3]] == (2.5, 2.5)
+    assert cells[by_code[0], DATES[0]] == (None, -1.0)  # a null value: null, or the declared default
+    assert cells[by_code[3], DATES[2]] == (None, -1.0)  # no row: the same
+    assert frame.height == len(ENTITIES) * len(DATES)
+
+
+def test_a_block_answering_a_cell_twice_fails() -> None:
+    with pytest.raises(AssertionError, match="duplicate"):
+        _build(_block_returning([(2, 1, 5.0), (0, 0, 1.0), (2, 1, 6.0)]), WORLD)
