@@ -114,23 +114,22 @@ def _repeats(cells: np.ndarray) -> bool:
 
 def _laid(values: pl.Series, cells: np.ndarray, height: int, default: float | int | str | None) -> pl.Series:
     """`values` at `cells` of a column of `height` rows, `default` (or null) elsewhere and where `values` is null."""
-    numeric = values.dtype.is_integer() or values.dtype.is_float()
-    if numeric and default is not None and _holds(values.dtype, default):
-        # The common case (counts, sums, ratios with a numeric default) as one numpy assignment: no validity mask.
-        filled = values.fill_null(default).to_numpy()
-        dense = np.full(height, default, dtype=filled.dtype)
-        dense[cells] = filled
-        return pl.Series(values.name, dense, dtype=values.dtype)
-    if numeric:  # numbers left null: numpy scatters of the values and of their validity, twice polars' scatter speed
-        numbers = values.fill_null(0).to_numpy()
-        dense = np.zeros(height, dtype=numbers.dtype)
-        dense[cells] = numbers
-        missing = np.ones(height, dtype=bool)
-        missing[cells] = values.is_null().to_numpy()
-        scattered = pl.Series(values.name, dense, dtype=values.dtype).set(pl.Series(missing), None)
-    else:
+    if not (values.dtype.is_integer() or values.dtype.is_float()):
         scattered = pl.Series(values.name, dtype=values.dtype).extend_constant(None, height).scatter(cells, values)
-    return scattered.fill_null(default) if default is not None else scattered
+        return scattered.fill_null(default) if default is not None else scattered
+    # Numbers by one numpy scatter (twice polars' speed); a validity mask only when nulls remain.
+    takes_default = default is not None and _holds(values.dtype, default)
+    fill = default if takes_default else 0
+    numbers = values.fill_null(fill).to_numpy()
+    dense = np.full(height, fill, dtype=numbers.dtype)
+    dense[cells] = numbers
+    column = pl.Series(values.name, dense, dtype=values.dtype)
+    if takes_default:  # the common case (counts, sums, ratios with a numeric default)
+        return column
+    missing = np.ones(height, dtype=bool)
+    missing[cells] = values.is_null().to_numpy()
+    column = column.set(pl.Series(missing), None)
+    return column.fill_null(default) if default is not None else column
 
 
 def _holds(dtype: pl.DataType, default: float | int | str) -> bool:

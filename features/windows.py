@@ -259,9 +259,10 @@ def _event_totals(
     totals = {name: np.zeros(n_entities * plan.intervals, dtype=np.int64) for plan in plans for name in plan.names}
     late = []
     event, recorded = clocks.event, clocks.recorded
+    interval = [f"_g{j}" for j in range(len(plans))]  # each row's interval between the cuts of each plan
     intervals = [
-        pl.lit(pl.Series(plan.cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias(f"_g{j}")
-        for j, plan in enumerate(plans)
+        pl.lit(pl.Series(plan.cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias(name)
+        for plan, name in zip(plans, interval, strict=True)
     ]
     for offset in range(0, max(table.select(pl.len()).collect().item(), 1), SUM_CHUNK_ROWS):
         chunk = (
@@ -279,10 +280,10 @@ def _event_totals(
             .collect()
         )
         _check_integer({name: chunk.schema[name] for name in totals})
-        late.append(chunk.filter(pl.col("_late")).drop(*(g.meta.output_name() for g in intervals), "_late"))
+        late.append(chunk.filter(pl.col("_late")).drop(*interval, "_late"))
         row_position = position[chunk[ENTITY].to_numpy()]
-        for j, plan in enumerate(plans):
-            cell = row_position * plan.intervals + chunk[f"_g{j}"].to_numpy()
+        for plan, name in zip(plans, interval, strict=True):
+            cell = row_position * plan.intervals + chunk[name].to_numpy()
             _add_into_cells({name: totals[name] for name in plan.names}, cell, chunk)
     return totals, pl.concat(late)
 
@@ -359,10 +360,6 @@ def _distinct(exprs: Sequence[pl.Expr], prefix: str) -> dict[bytes, pl.Expr]:
     for expr in exprs:
         unique.setdefault(expr.meta.serialize(), expr)
     return {key: expr.alias(f"{prefix}{j}") for j, (key, expr) in enumerate(unique.items())}
-
-
-def _names(named: dict[bytes, pl.Expr]) -> list[str]:
-    return [expr.meta.output_name() for expr in named.values()]
 
 
 def _name(named: dict[bytes, pl.Expr], expr: pl.Expr) -> str:
