@@ -30,6 +30,7 @@ from features.windows import (
     first_visible,
     grid_keys,
     range_deltas,
+    run_starts,
     sum_windows,
 )
 
@@ -205,22 +206,27 @@ class AsOf:
         """For every entity with rows and every date index, the row of the greatest `_order` at or before it.
 
         `best` holds one row per (entity, date index), where rows become visible. A later row of equal order
-        supersedes an earlier one. On the dense (entities x dates) grid, a running maximum of the order finds, for
-        each date, the last date index where the maximum was reached, and the values are gathered from its row.
+        supersedes an earlier one. The running maximum runs over `best`'s own rows (sorted by entity and date),
+        so the dense (entities x dates) grid gets one array of row numbers: fresh memory of grid size is slow here
+        (see features/windows.py), and this builds one such array where a dense running maximum built eight.
         """
         n = self.n_dates
-        best = best.drop_nulls("_order")
-        entities = best[ENTITY].unique().sort()
-        cells = entities.search_sorted(best[ENTITY]).to_numpy().astype(np.int64) * n + best[K].to_numpy()
-        flat_order = np.zeros(len(entities) * n, dtype=np.int64)  # ranks start at 1: 0 is "no row here"
-        flat_order[cells] = best["_order"].rank("dense").to_numpy()
-        order = flat_order.reshape(-1, n)
-        reached = (order > 0) & (order == np.maximum.accumulate(order, axis=1))
-        source = np.maximum.accumulate(np.where(reached, np.arange(n), -1), axis=1)
-        row_of_cell = np.full(len(entities) * n, -1, dtype=np.int64)
-        row_of_cell[cells] = np.arange(best.height)
-        rows = np.where(source >= 0, row_of_cell.reshape(-1, n)[np.arange(len(entities))[:, None], source], -1)
-        take = pl.Series(rows.ravel()).replace(-1, None)  # a null index gathers a null row: no row visible yet
+        best = best.drop_nulls("_order").sort(KEYS)
+        entity, k = best[ENTITY].to_numpy(), best[K].to_numpy().astype(np.int64)
+        firsts = run_starts(entity)
+        entities = best[ENTITY].gather(firsts)
+        rank = np.repeat(np.arange(firsts.size), np.diff(np.r_[firsts, entity.size]))
+        # Ranks of the order key, offset per entity: one running maximum over all rows never crosses entities.
+        order = best["_order"].rank("dense").to_numpy().astype(np.int64)
+        keyed = rank * (int(order.max(initial=0)) + 1) + order
+        reached = keyed == np.maximum.accumulate(keyed)
+        source = np.maximum.accumulate(np.where(reached, np.arange(best.height), -1))
+        rows = np.full(firsts.size * n, -1, dtype=np.int64)
+        rows[rank * n + k] = source
+        # Forward along each entity's dates; before an entity's first row the fill came from the entity before.
+        grid = np.maximum.accumulate(rows, out=rows).reshape(-1, n)
+        grid[np.arange(n) < k[firsts][:, None]] = -1
+        take = pl.Series(rows).replace(-1, None)  # a null index gathers a null row: no row visible yet
         return grid_keys(entities, n).hstack(best.drop(ENTITY, K, "_order").select(pl.all().gather(take)))
 
     def days_since(self, date_column: str) -> pl.Expr:

@@ -298,18 +298,19 @@ def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.D
     if not cell.size:
         return
     order = None
-    starts = _run_starts(cell)
+    starts = run_starts(cell)
     if not np.all(np.diff(cell[starts]) > 0):
         order = np.argsort(cell, kind="stable")
         cell = cell[order]
-        starts = _run_starts(cell)
+        starts = run_starts(cell)
     for name, total in totals.items():
         values = chunk[name].to_numpy()
         total[cell[starts]] += np.add.reduceat(values if order is None else values[order], starts)
 
 
-def _run_starts(cell: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Index of the first element of each run of equal values."""
+    return np.flatnonzero(np.r_[values.size > 0, values[1:] != values[:-1]])  # none for no values
 
 
 def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], position: np.ndarray) -> pl.DataFrame:
