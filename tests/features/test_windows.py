@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
+from features.asof import ENTITY, ENTITY_ID, AsOf, K
+from features.store import TableStore
 from features.windows import _add_into_cells
 
 
@@ -25,3 +29,28 @@ def test_adding_into_cells_equals_adding_row_by_row(rows: list[tuple[int, int]])
     expected = np.full(31, 7, dtype=np.int64)
     np.add.at(expected, cells, np.array(values, dtype=np.int64))
     assert totals["m"].tolist() == expected.tolist()
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 5), st.integers(0, 3)), max_size=40, unique_by=lambda r: r[:2])
+)
+def test_carry_forward_takes_the_greatest_order_seen_so_far(rows: list[tuple[int, int, int]]) -> None:
+    """Per entity and date index: the row of the greatest order at or before it, a later row winning a tie; entities
+    whose first row comes late get nulls before it (never the previous entity's row)."""
+    n_dates = 6
+    view = AsOf(TableStore.from_frames({}), tuple(date(2026, 1, d) for d in range(1, n_dates + 1)), "x", codes=_CODES)
+    best = pl.DataFrame(
+        {ENTITY: [e for e, _, _ in rows], K: [k for _, k, _ in rows], "_order": [o for _, _, o in rows]},
+        schema={ENTITY: pl.UInt32, K: pl.Int32, "_order": pl.Int64},
+    ).with_row_index("row")
+    got = view.carry_forward(best)
+    expected = []
+    for entity in sorted({e for e, _, _ in rows}):
+        mine = sorted((k, o, i) for i, (e, k, o) in enumerate(rows) if e == entity)
+        for k in range(n_dates):
+            seen = [(o, kk, i) for kk, o, i in mine if kk <= k]
+            expected.append((entity, k, max(seen)[2] if seen else None))
+    assert got.select(ENTITY, K, "row").rows() == expected
+
+
+_CODES = pl.DataFrame({ENTITY: [0]}, schema={ENTITY: pl.UInt32}).with_columns(pl.lit("e").alias(ENTITY_ID))
