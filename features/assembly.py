@@ -96,27 +96,25 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, entities: pl.Series, n_da
     else:
         output = output.filter(pl.col(ENTITY).is_in(entities))
         rank = entities.search_sorted(output[ENTITY]).cast(pl.Int64)
-    cells = rank * n_dates + output[K].cast(pl.Int64)
-    if _repeats(cells.to_numpy()):
+    cells = (rank * n_dates + output[K].cast(pl.Int64)).to_numpy()
+    in_order = bool(np.all(cells[1:] > cells[:-1]))  # most blocks answer in grid order
+    if not in_order and np.bincount(cells, minlength=1).max() > 1:
         raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
-    return [
-        _laid(output[c.name].alias(block.output_name(c.name)), cells.to_numpy(), entities.len() * n_dates, c.default)
-        for c in block.columns
-    ]
+    height = entities.len() * n_dates
+    if in_order and cells.size == height:  # a row for every grid cell: the block's columns are the columns
+        return [_filled(output[c.name].alias(block.output_name(c.name)), c.default) for c in block.columns]
+    return [_laid(output[c.name].alias(block.output_name(c.name)), cells, height, c.default) for c in block.columns]
 
 
-def _repeats(cells: np.ndarray) -> bool:
-    """Whether a cell occurs twice. Most blocks answer in grid order, checked by one comparison of neighbours."""
-    if np.all(cells[1:] > cells[:-1]):
-        return False
-    return bool(np.bincount(cells, minlength=1).max() > 1)
+def _filled(values: pl.Series, default: float | int | str | None) -> pl.Series:
+    return values.fill_null(default) if default is not None else values
 
 
 def _laid(values: pl.Series, cells: np.ndarray, height: int, default: float | int | str | None) -> pl.Series:
     """`values` at `cells` of a column of `height` rows, `default` (or null) elsewhere and where `values` is null."""
     if not (values.dtype.is_integer() or values.dtype.is_float()):
         scattered = pl.Series(values.name, dtype=values.dtype).extend_constant(None, height).scatter(cells, values)
-        return scattered.fill_null(default) if default is not None else scattered
+        return _filled(scattered, default)
     # Numbers by one numpy scatter (twice polars' speed); a validity mask only when nulls remain.
     takes_default = default is not None and _holds(values.dtype, default)
     fill = default if takes_default else 0
@@ -129,7 +127,7 @@ def _laid(values: pl.Series, cells: np.ndarray, height: int, default: float | in
     missing = np.ones(height, dtype=bool)
     missing[cells] = values.is_null().to_numpy()
     column = column.set(pl.Series(missing), None)
-    return column.fill_null(default) if default is not None else column
+    return _filled(column, default)
 
 
 def _holds(dtype: pl.DataType, default: float | int | str) -> bool:

@@ -212,6 +212,16 @@ def test_blocks_may_answer_out_of_grid_order_and_nulls_stay_null_or_take_the_def
     assert frame.height == len(ENTITIES) * len(DATES)
 
 
+def test_a_block_answering_every_cell_in_grid_order_keeps_nulls_or_takes_the_default() -> None:
+    every = [(e, k, None if (e, k) == (1, 2) else float(10 * e + k)) for e in range(len(ENTITIES)) for k in range(4)]
+    frame = _build(_block_returning(every), WORLD)
+    by_code = sorted(ENTITIES)
+    cells = {(e, a): (kept, filled) for e, a, kept, filled in frame.iter_rows()}
+    assert cells[by_code[3], DATES[1]] == (31.0, 31.0)
+    assert cells[by_code[1], DATES[2]] == (None, -1.0)
+    assert frame.schema["common_rows__filled"] == pl.Float64
+
+
 def test_a_block_answering_a_cell_twice_fails() -> None:
     with pytest.raises(AssertionError, match="duplicate"):
         _build(_block_returning([(2, 1, 5.0), (0, 0, 1.0), (2, 1, 6.0)]), WORLD)
