@@ -4,6 +4,7 @@
     python benchmarks/bench_features.py --enterprises 1000000
     python benchmarks/bench_features.py --data DIR          # an existing world folder
     python benchmarks/bench_features.py --enterprises 1000000 --profile   # time every block and primitive
+    python benchmarks/bench_features.py --enterprises 1000000 --repeat 3  # the fastest of 3 runs of each
 
 The synthetic world is generated once per size and cached in workspace/bench/world-<N>/ (reused when its
 manifest.json exists). Every measurement runs in a fresh subprocess, so its peak RSS is its own:
@@ -15,8 +16,9 @@ manifest.json exists). Every measurement runs in a fresh subprocess, so its peak
       `--pandas-limit` seconds, (d) is estimated as load + 12 x compute from (b) and marked as an estimate.
 
 Throughput is input rows (all rows of the six tables the feature set reads) per second. Results are also written
-to benchmarks/results/bench_features-<N>.json. tests/benchmarks/test_pandas_reference.py checks that (a) and (b)
-compute the same frame.
+to benchmarks/results/bench_features-<N>.json. With `--repeat R` each measurement runs R times and the fastest is
+reported (other load on 2 shared cores only ever adds time; single runs of the same build here vary by 25 %).
+tests/benchmarks/test_pandas_reference.py checks that (a) and (b) compute the same frame.
 """
 
 from __future__ import annotations
@@ -214,12 +216,19 @@ def row(m: Measurement, what: str, rows: int, dates: int, note: str = "") -> dic
         "RSS after imports": m.baseline_rss_mib,
         "input rows/s": int(rows / m.seconds) if m.seconds else None,
         "load": m.load_before,
+        "runs (s)": " ".join(f"{s:.1f}" for s in m.info.get("all_seconds", [])),
         "note": note,
     }
 
 
 def bench(
-    folder: Path, threads: list[int], pandas_limit: float, skip_pandas: bool, rss_limit: float, twelve_dates: bool
+    folder: Path,
+    threads: list[int],
+    pandas_limit: float,
+    skip_pandas: bool,
+    rss_limit: float,
+    twelve_dates: bool,
+    repeat: int,
 ) -> dict[str, Any]:
     counts = input_rows(folder)
     total_rows = sum(counts.values())
@@ -228,15 +237,23 @@ def bench(
     rows: list[dict[str, Any]] = []
 
     def measure(func: Any, dates: list[str], what: str, env: dict[str, str], modules: tuple[str, ...]) -> Any:
-        try:
-            m = run_isolated(func, str(folder), dates, env=env, preload=modules, label=what, rss_limit_mib=rss_limit)
-        except MemoryLimitExceeded:
-            print(f"  {what}: killed (RSS above {rss_limit:,.0f} MiB or machine low on memory)")
-            note = f"KILLED: RSS above {rss_limit:,.0f} MiB or machine low on memory"
-            rows.append({"run": what, "dates": len(dates), "note": note})
-            return None
-        print(f"  {what}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB")
-        return m
+        runs = []
+        for _ in range(repeat):
+            try:
+                m = run_isolated(
+                    func, str(folder), dates, env=env, preload=modules, label=what, rss_limit_mib=rss_limit
+                )
+            except MemoryLimitExceeded:
+                print(f"  {what}: killed (RSS above {rss_limit:,.0f} MiB or machine low on memory)")
+                note = f"KILLED: RSS above {rss_limit:,.0f} MiB or machine low on memory"
+                rows.append({"run": what, "dates": len(dates), "note": note})
+                return None
+            print(f"  {what}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB")
+            runs.append(m)
+        # The fastest of the runs (timeit's rule): other load on shared cores only ever adds time.
+        fastest = min(runs, key=lambda m: m.seconds)
+        fastest.info["all_seconds"] = [m.seconds for m in runs]
+        return fastest
 
     polars_one: dict[int, Measurement | None] = {}
     polars_twelve: dict[int, Measurement | None] = {}
@@ -382,6 +399,7 @@ def main() -> None:
     )
     parser.add_argument("--rss-limit", type=float, default=14_000, help="kill a run above this RSS (MiB)")
     parser.add_argument("--no-twelve", action="store_true", help="skip the 12-date runs (c) and (d)")
+    parser.add_argument("--repeat", type=int, default=1, help="run each measurement this many times, keep the fastest")
     args = parser.parse_args()
     threads = args.threads or [2]
     print(f"load average {load_average()}")
@@ -392,7 +410,9 @@ def main() -> None:
             write_results(f"profile_features-{folder.name}", payload)
             continue
         began = time.perf_counter()
-        payload = bench(folder, threads, args.pandas_limit, args.skip_pandas, args.rss_limit, not args.no_twelve)
+        payload = bench(
+            folder, threads, args.pandas_limit, args.skip_pandas, args.rss_limit, not args.no_twelve, args.repeat
+        )
         payload["bench_seconds"] = time.perf_counter() - began
         path = write_results(f"bench_features-{folder.name}", payload)
         print(f"results: {path.relative_to(ROOT)}")
