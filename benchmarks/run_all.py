@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 STANDARD = [
+    ["bench_memory.py"],
     ["bench_generate.py", "--enterprises", "100000"],
     ["bench_gx.py", "--rows", "1000000"],
     ["bench_features.py", "--enterprises", "100000", "--threads", "1", "--threads", "2"],
@@ -21,7 +22,7 @@ STANDARD = [
 ]
 LARGE = [
     ["bench_generate.py", "--enterprises", "1000000"],
-    ["bench_features.py", "--enterprises", "1000000"],
+    ["bench_features.py", "--enterprises", "1000000", "--repeat", "3"],
 ]
 
 

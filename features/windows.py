@@ -10,6 +10,11 @@ window at every as-of date is a difference of two running totals over those cell
 Range sums (`range_deltas`, `dense_running`) serve interval tables: a row counts at as-of index k when
 `lo <= k < hi`, so a sum is a running total of +value at `lo` and -value at `hi` along each entity's dates.
 
+Memory is the cost to watch. On the 2-core virtual machines we run on, memory a process gives back is reclaimed by
+the host within a few seconds, and touching fresh memory runs at 0.5-2.3 GB/s against 6-8 GB/s for pages reused at
+once (a 96 MB array: 40-200 ms fresh, 11-16 ms reused; `python benchmarks/bench_memory.py`). So the code here sums
+in place and avoids temporaries of grid size (entities x dates): at 12 dates sys time is 40 % of the CPU time.
+
 Each request keeps its own entity set (entities with a row passing its filter inside one of its windows at some
 date), so its answer is the one it would get alone.
 """
