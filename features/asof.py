@@ -206,9 +206,9 @@ class AsOf:
         """For every entity with rows and every date index, the row of the greatest `_order` at or before it.
 
         `best` holds one row per (entity, date index), where rows become visible. A later row of equal order
-        supersedes an earlier one. The running maximum runs over `best`'s own rows (sorted by entity and date),
-        so the dense (entities x dates) grid gets one array of row numbers: fresh memory of grid size is slow here
-        (see features/windows.py), and this builds one such array where a dense running maximum built eight.
+        supersedes an earlier one. The running maximum runs over `best`'s own rows (sorted by entity and date), so
+        the dense (entities x dates) grid needs a single array, of row numbers: fresh memory of grid size is slow
+        here (see features/windows.py).
         """
         n = self.n_dates
         best = best.drop_nulls("_order").sort(KEYS)

@@ -101,9 +101,10 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, entities: pl.Series, n_da
     if not in_order and np.bincount(cells, minlength=1).max() > 1:
         raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
     height = entities.len() * n_dates
+    named = [(output[c.name].alias(block.output_name(c.name)), c.default) for c in block.columns]
     if in_order and cells.size == height:  # a row for every grid cell: the block's columns are the columns
-        return [_filled(output[c.name].alias(block.output_name(c.name)), c.default) for c in block.columns]
-    return [_laid(output[c.name].alias(block.output_name(c.name)), cells, height, c.default) for c in block.columns]
+        return [_filled(values, default) for values, default in named]
+    return [_laid(values, cells, height, default) for values, default in named]
 
 
 def _filled(values: pl.Series, default: float | int | str | None) -> pl.Series:
