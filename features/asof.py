@@ -191,16 +191,43 @@ class AsOf:
         A late-arriving older row never replaces a newer one; a row recorded after `t` is never seen at `t`.
         """
         order = order_by or self._event_at(name)
-        frame = self.table(name) if where is None else self.table(name).filter(where)
-        rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
-        rows = rows.filter(pl.col(K) < self.n_dates)
-        if set(columns) <= {order}:  # only the order key itself (recency): a group-by max is the whole answer
-            best = rows.group_by(KEYS).agg(pl.col("_order", *columns).max())
-        else:
-            best = _best_rows(rows, list(columns))
+
+        def visible(frame: pl.LazyFrame) -> pl.LazyFrame:
+            frame = frame if where is None else frame.filter(where)
+            rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
+            return rows.filter(pl.col(K) < self.n_dates)
+
+        if set(columns) <= {order} and _fits_int64(self.table(name).collect_schema()[order]):
+            return self._running_max(name, visible, columns)  # recency: only the order key itself, a date
+        best = _best_rows(visible(self.table(name)), list(columns))
         if self.n_dates == 1:  # nothing to carry forward to later dates
             return best.drop("_order").collect(engine="streaming")
         return self.carry_forward(best.collect(engine="streaming"))
+
+    def _running_max(
+        self, name: str, visible: Callable[[pl.LazyFrame], pl.LazyFrame], columns: Sequence[str]
+    ) -> pl.DataFrame:
+        """The greatest `_order` of an integer (or date) kind visible at each date, named as each of `columns`.
+
+        Each chunk of the table's visible rows is maxed into a dense (entity x date index) array by `np.maximum.at`,
+        then a running maximum along each entity's dates carries it forward: no group-by, sort or row gather of
+        millions of rows. Cells before an entity's first visible row hold the floor and become null.
+        """
+        n, table = self.n_dates, self.table(name).collect()  # the table is in memory: collecting it copies nothing
+        floor = np.iinfo(np.int64).min  # no date or plausible integer order is the least int64
+        grid = np.full(self.codes.height * n, floor, dtype=np.int64)
+        for offset in range(0, table.height, CHUNK_ROWS):
+            # Slice the table, then filter: a slice of filtered rows would refilter from the start each time.
+            chunk = visible(table.lazy().slice(offset, CHUNK_ROWS)).drop_nulls("_order").collect()
+            cells = chunk[ENTITY].to_numpy().astype(np.int64) * n + chunk[K].to_numpy()
+            # Values of the grid's own dtype: ufunc.at takes its fast path only then (int32 values: 15x slower).
+            np.maximum.at(grid, cells, chunk["_order"].to_physical().cast(pl.Int64).to_numpy())
+        running = np.maximum.accumulate(grid.reshape(-1, n), axis=1, out=grid.reshape(-1, n))
+        present = running[:, -1] > floor  # an entity with a visible row by the last date
+        values = pl.Series(running.ravel() if present.all() else running[present].ravel())
+        keys = grid_keys(pl.Series(ENTITY, np.flatnonzero(present), dtype=table.schema[ENTITY]), n)
+        order = values.set(values == floor, None).cast(visible(table.lazy()).collect_schema()["_order"])
+        return keys.with_columns(order.alias(c) for c in columns)
 
     def carry_forward(self, best: pl.DataFrame) -> pl.DataFrame:
         """For every entity with rows and every date index, the row of the greatest `_order` at or before it.
@@ -254,6 +281,11 @@ class AsOf:
         return contract.event_at
 
 
+def _fits_int64(dtype: pl.DataType) -> bool:
+    """Whether every value of `dtype` is an int64 as it is: dates (days) and integers short of UInt64."""
+    return dtype == pl.Date or (dtype.is_integer() and dtype != pl.UInt64)
+
+
 def _best_rows(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     """The row with the greatest `_order` of each (entity, date index). Rows tied on the order key are resolved by
     their values, so the result never depends on row order; only the (rare) tied rows are sorted."""
@@ -286,11 +318,15 @@ def outer_join(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     each frame's columns gathered from its row there (null where it has none). No hash join of 12M-row frames.
     """
     width = 1 + max((int(f[K].to_numpy().max()) for f in frames if f.height), default=0)
-    entities = np.unique(np.concatenate([f[ENTITY].unique().to_numpy() for f in frames]))
+    # Entity codes are small integers: a mark per code gives the sorted union and each code's rank, no hashing.
+    seen = np.zeros(1 + max((int(f[ENTITY].to_numpy().max()) for f in frames if f.height), default=0), dtype=bool)
+    for frame in frames:
+        seen[frame[ENTITY].to_numpy()] = True
+    entities, rank = np.flatnonzero(seen), np.cumsum(seen) - 1
     present = np.zeros(len(entities) * width, dtype=bool)
     sources = []
     for frame in frames:
-        cells = np.searchsorted(entities, frame[ENTITY].to_numpy()) * width + frame[K].to_numpy()
+        cells = rank[frame[ENTITY].to_numpy()] * width + frame[K].to_numpy()
         source = np.full(present.size, frame.height, dtype=np.int64)  # one past the end: the null row below
         source[cells] = np.arange(frame.height)
         present[cells] = True
