@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from features.asof import ENTITY, ENTITY_ID, AsOf, K
 from features.store import TableStore
 from features.windows import _add_into_cells
+from tests.features.oracle import CATEGORIES
 
 
 def test_cells_recurring_out_of_order_are_all_added() -> None:
@@ -54,3 +55,42 @@ def test_carry_forward_takes_the_greatest_order_seen_so_far(rows: list[tuple[int
 
 
 _CODES = pl.DataFrame({ENTITY: [0]}, schema={ENTITY: pl.UInt32}).with_columns(pl.lit("e").alias(ENTITY_ID))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 90), st.integers(0, 40), st.sampled_from(CATEGORIES[:2])),
+        max_size=40,
+    )
+)
+def test_latest_event_date_is_the_greatest_one_visible(rows: list[tuple[int, int, int, str]]) -> None:
+    """Recency (`latest` of the order key alone): per entity and as-of date, the greatest event date among the
+    filtered rows that happened and were recorded by then; entities with no such row by the last date are absent."""
+    start = date(2026, 1, 1)
+    dates = tuple(start + timedelta(days=d) for d in (20, 50, 80, 120))
+    complaints = pl.DataFrame(
+        {
+            "complaint_id": [f"C{i}" for i in range(len(rows))],
+            "uscc": [f"e{e}" for e, _, _, _ in rows],
+            "channel": ["12315"] * len(rows),
+            "event_at": [start + timedelta(days=d) for _, d, _, _ in rows],
+            "recorded_at": [start + timedelta(days=d + lag) for _, d, lag, _ in rows],
+            "category": [c for _, _, _, c in rows],
+            "amount": [1.0] * len(rows),
+            "text": ["t"] * len(rows),
+        },
+        schema_overrides={"uscc": pl.String, "event_at": pl.Date, "recorded_at": pl.Date, "category": pl.String},
+    )
+    codes = pl.DataFrame({ENTITY_ID: ["e0", "e1", "e2"]}).with_row_index(ENTITY)
+    view = AsOf(TableStore.from_frames({"complaints": complaints}), dates, "enterprises", codes=codes)
+    where = pl.col("category") == CATEGORIES[0]
+    got = view.latest("complaints", ["event_at"], where=where).sort(ENTITY, K)
+    expected = []
+    for entity in range(3):
+        seen = [
+            [start + timedelta(days=d) for e, d, lag, c in rows if e == entity and c == CATEGORIES[0] and d + lag <= t]
+            for t in (20, 50, 80, 120)
+        ]
+        if seen[-1]:
+            expected += [(entity, k, max(days) if days else None) for k, days in enumerate(seen)]
+    assert got.select(ENTITY, K, "event_at").rows() == expected
