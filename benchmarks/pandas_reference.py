@@ -14,7 +14,7 @@ The definitions follow `features/blocks/prepaid.py` and the point-in-time rules 
 
 * a row is visible at `t` when `recorded_at <= t` and its event date `<= t`;
 * `Window(end, start)` holds the visible rows with event date in `(t - end, t - start]`;
-* "latest" is the visible row with the greatest order key;
+* "latest" is the visible row with the greatest order key (ties: the later visible, then the greatest values);
 * an interval is in force when it is visible and `t < valid_to` (or `valid_to` is null).
 
 Amounts are summed as whole cents (exact in float64 far beyond any realistic total), as the engine does.
@@ -98,6 +98,7 @@ def pandas_features(data_dir: Path, as_of: date, tables: Tables | None = None) -
     # --- profile: the enterprise row with the latest recorded_at.
     ent = _latest(
         visible["enterprises"],
+        "enterprises",
         "recorded_at",
         ids,
         ["registered_at", "registered_capital", "sector", "town", "industry_code"],
@@ -182,7 +183,7 @@ def pandas_features(data_dir: Path, as_of: date, tables: Tables | None = None) -
     outstanding = liability / 100
     esc = visible["escrow_balances"]
     esc = esc.assign(age=_days(t - esc["balance_date"]), cents=(esc["balance"] * 100).round())
-    balance = _latest(esc, "balance_date", ids, ["balance"])["balance"]
+    balance = _latest(esc, "escrow_balances", "balance_date", ids, ["balance"])["balance"]
     prior_agg = _window(esc, 180, 90, values=["cents"])
     prior = _ratio(prior_agg["cents"] / 100, prior_agg["count"])
     intake = _window(txn, 365, values=["cents"], where=is_inflow)["cents"] / 100
@@ -208,7 +209,7 @@ def pandas_features(data_dir: Path, as_of: date, tables: Tables | None = None) -
     # --- legal representative
     rep = visible["legal_rep_history"]
     rep = rep.assign(age=_days(t - rep["valid_from"]))
-    current = _latest(rep, "valid_from", ids, ["rep_age", "rep_is_local", "valid_from"])
+    current = _latest(rep, "legal_rep_history", "valid_from", ids, ["rep_age", "rep_is_local", "valid_from"])
     terms = _window(rep, FOREVER_DAYS)["count"]
     changes = _window(rep, 365)["count"]
     days = _days(t - current["valid_from"])
@@ -288,12 +289,14 @@ def _window(
     return result
 
 
-def _latest(frame: pd.DataFrame, order: str, ids: pd.CategoricalIndex, values: list[str]) -> pd.DataFrame:
+def _latest(frame: pd.DataFrame, table: str, order: str, ids: pd.CategoricalIndex, values: list[str]) -> pd.DataFrame:
     """The row with the greatest `order` per entity (reindexed to every entity).
 
-    Rows tied on `order` are resolved by their `values` (greatest wins, missing values lose), never by row order.
+    Rows tied on `order` are resolved by the day they became visible (the later wins), then by their `values`
+    (greatest wins, missing values lose), never by row order.
     """
-    ranked = frame.sort_values([order, *values], na_position="first", kind="stable")
+    seen = frame[["recorded_at", TABLES[table][2]]].max(axis=1)
+    ranked = frame.assign(_seen=seen).sort_values([order, "_seen", *values], na_position="first", kind="stable")
     return ranked.drop_duplicates(ENTITY, keep="last").set_index(ENTITY).reindex(ids)
 
 

@@ -115,9 +115,11 @@ class AsOf:
 
     def visible_from(self, name: str) -> pl.Expr:
         """Index of the first as-of date that may see a row: both clocks must have passed."""
+        return self.first_visible(*self._clocks(name))
+
+    def _clocks(self, name: str) -> list[pl.Expr]:
         contract = self.store.contract(name)
-        clocks = [pl.col(c) for c in (contract.recorded_at, contract.event_at) if c]
-        return self.first_visible(*clocks)
+        return [pl.col(c) for c in (contract.recorded_at, contract.event_at) if c]
 
     def range_sums(self, rows: pl.LazyFrame, metrics: Sequence[str]) -> pl.DataFrame:
         """Sum each metric of rows over as-of dates: a row adds its value to every date index in `[lo, hi)`.
@@ -188,21 +190,70 @@ class AsOf:
     ) -> pl.DataFrame:
         """Values of the visible row with the greatest `order_by` (default the event date), as of each date.
 
-        A late-arriving older row never replaces a newer one; a row recorded after `t` is never seen at `t`.
+        A late-arriving older row never replaces a newer one; a row recorded after `t` is never seen at `t`. Of rows
+        with the same order, the one visible from a later day wins (a correction supersedes what it corrects), then
+        the one with the greatest values: the answer at `t` never depends on the other as-of dates of the build.
         """
         order = order_by or self._event_at(name)
 
-        def visible(frame: pl.LazyFrame) -> pl.LazyFrame:
+        def visible(frame: pl.LazyFrame, *more: pl.Expr) -> pl.LazyFrame:
             frame = frame if where is None else frame.filter(where)
-            rows = frame.select(ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns)
+            rows = frame.select(
+                ENTITY, self.visible_from(name).alias(K), pl.col(order).alias("_order"), *columns, *more
+            )
             return rows.filter(pl.col(K) < self.n_dates)
 
         if set(columns) <= {order} and _fits_int64(self.table(name).collect_schema()[order]):
             return self._running_max(name, visible, columns)  # recency: only the order key itself, a date
-        best = _best_rows(visible(self.table(name)), list(columns))
+        best = self._best_rows(name, visible, list(columns))
         if self.n_dates == 1:  # nothing to carry forward to later dates
-            return best.drop("_order").collect(engine="streaming")
-        return self.carry_forward(best.collect(engine="streaming"))
+            return best.drop("_order")
+        return self.carry_forward(best)
+
+    def _best_rows(
+        self, name: str, visible: Callable[[pl.LazyFrame, pl.Expr], pl.LazyFrame], columns: list[str]
+    ) -> pl.DataFrame:
+        """The best row of each (entity, date index) cell, its `_order` replaced by its key (`_visible_keys`). Rows
+        tied on the key are resolved by their values (the greatest wins), so the result never depends on row order.
+
+        Two passes over chunks of the table: `np.maximum.at` finds each cell's greatest key in a dense (entity x
+        date index) array, then the rows holding it are kept; only the (rare) rows tied at it are sorted. No group-by
+        of millions of rows, and no more than a chunk of them in memory at once.
+        """
+        seen = pl.max_horizontal(self._clocks(name)).cast(pl.Date).alias("_seen")  # the day the row became visible
+        chunks = [visible(chunk, seen).drop_nulls("_order") for chunk in self._chunks(name)]
+        top = np.full(self.codes.height * self.n_dates, np.iinfo(np.int64).min)
+        for chunk in chunks:
+            rows = chunk.collect()
+            np.maximum.at(top, self._cells(rows), _visible_keys(rows["_order"], rows["_seen"]))
+        kept = []
+        for chunk in chunks:
+            rows = chunk.collect()
+            keys = _visible_keys(rows["_order"], rows["_seen"])
+            best = keys == top[self._cells(rows)]
+            kept.append(rows.select(ENTITY, K, pl.Series("_order", keys), *columns).filter(pl.Series(best)))
+        best_rows = pl.concat(kept)
+        cells = self._cells(best_rows)
+        top[:] = 0  # now the number of rows at each cell's greatest key
+        np.add.at(top, cells, np.ones(cells.size, dtype=np.int64))
+        tied = pl.Series(top[cells] > 1)
+        resolved = (
+            best_rows.filter(tied)
+            .sort([*KEYS, *columns], nulls_last=False)
+            .unique(KEYS, keep="last", maintain_order=True)
+        )
+        return pl.concat([best_rows.filter(~tied), resolved])
+
+    def _chunks(self, name: str) -> list[pl.LazyFrame]:
+        """The in-memory table in slices of `CHUNK_ROWS` (at least one, maybe empty). Slice first, then filter: a
+        slice of filtered rows would refilter from the start each time."""
+        table = self.table(name)
+        height = table.select(pl.len()).collect().item()
+        return [table.slice(offset, CHUNK_ROWS) for offset in range(0, max(height, 1), CHUNK_ROWS)]
+
+    def _cells(self, rows: pl.DataFrame) -> np.ndarray:
+        """Each row's cell of the dense (entity code x date index) array."""
+        return rows[ENTITY].to_numpy().astype(np.int64) * self.n_dates + rows[K].to_numpy()
 
     def _running_max(
         self, name: str, visible: Callable[[pl.LazyFrame], pl.LazyFrame], columns: Sequence[str]
@@ -213,20 +264,19 @@ class AsOf:
         then a running maximum along each entity's dates carries it forward: no group-by, sort or row gather of
         millions of rows. Cells before an entity's first visible row hold the floor and become null.
         """
-        n, table = self.n_dates, self.table(name).collect()  # the table is in memory: collecting it copies nothing
+        n = self.n_dates
         floor = np.iinfo(np.int64).min  # no date or plausible integer order is the least int64
         grid = np.full(self.codes.height * n, floor, dtype=np.int64)
-        for offset in range(0, table.height, CHUNK_ROWS):
-            # Slice the table, then filter: a slice of filtered rows would refilter from the start each time.
-            chunk = visible(table.lazy().slice(offset, CHUNK_ROWS)).drop_nulls("_order").collect()
-            cells = chunk[ENTITY].to_numpy().astype(np.int64) * n + chunk[K].to_numpy()
-            # Values of the grid's own dtype: ufunc.at takes its fast path only then (int32 values: 15x slower).
-            np.maximum.at(grid, cells, chunk["_order"].to_physical().cast(pl.Int64).to_numpy())
+        chunks = [visible(chunk).drop_nulls("_order") for chunk in self._chunks(name)]
+        for chunk in chunks:
+            rows = chunk.collect()
+            # Values of the grid's own dtype: ufunc.at takes its fast path only then (int32 into int64: 15x slower).
+            np.maximum.at(grid, self._cells(rows), rows["_order"].to_physical().cast(pl.Int64).to_numpy())
         running = np.maximum.accumulate(grid.reshape(-1, n), axis=1, out=grid.reshape(-1, n))
         present = running[:, -1] > floor  # an entity with a visible row by the last date
         values = pl.Series(running.ravel() if present.all() else running[present].ravel())
-        keys = grid_keys(pl.Series(ENTITY, np.flatnonzero(present), dtype=table.schema[ENTITY]), n)
-        order = values.set(values == floor, None).cast(visible(table.lazy()).collect_schema()["_order"])
+        keys = grid_keys(pl.Series(ENTITY, np.flatnonzero(present), dtype=self.codes.schema[ENTITY]), n)
+        order = values.set(values == floor, None).cast(chunks[0].collect_schema()["_order"])
         return keys.with_columns(order.alias(c) for c in columns)
 
     def carry_forward(self, best: pl.DataFrame) -> pl.DataFrame:
@@ -286,15 +336,15 @@ def _fits_int64(dtype: pl.DataType) -> bool:
     return dtype == pl.Date or (dtype.is_integer() and dtype != pl.UInt64)
 
 
-def _best_rows(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
-    """The row with the greatest `_order` of each (entity, date index). Rows tied on the order key are resolved by
-    their values, so the result never depends on row order; only the (rare) tied rows are sorted."""
-    best = rows.filter(pl.col("_order") == pl.col("_order").max().over(KEYS))
-    tied = pl.struct(KEYS).is_duplicated()
-    resolved = (
-        best.filter(tied).sort([*KEYS, *columns], nulls_last=False).unique(KEYS, keep="last", maintain_order=True)
-    )
-    return pl.concat([best.filter(~tied), resolved]).sort(KEYS)
+_SHORT_ORDERS = (pl.Date, pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16)  # values that fit 32 signed bits
+
+
+def _visible_keys(order: pl.Series, seen: pl.Series) -> np.ndarray:
+    """int64 keys ordering rows by `order`, then by the day they became visible: the order (a short integer or
+    date as it is, any other kind by its dense rank) in the high 32 bits, the day (a date) in the low 32."""
+    high = order.to_physical() if order.dtype in _SHORT_ORDERS else order.rank("dense")
+    day = seen.to_physical().cast(pl.Int64).to_numpy() + 2**31  # in [0, 2^32)
+    return (high.cast(pl.Int64).to_numpy() << 32) + day
 
 
 def _shaped(frame: pl.LazyFrame, contract: TableContract, last_date: date) -> pl.LazyFrame:

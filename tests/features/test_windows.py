@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from features.asof import ENTITY, ENTITY_ID, AsOf, K
@@ -54,6 +54,7 @@ def test_carry_forward_takes_the_greatest_order_seen_so_far(rows: list[tuple[int
     assert got.select(ENTITY, K, "row").rows() == expected
 
 
+LAGS = (0, 1, 2, 30, 31, 70, 71, 120)  # days from event to recording: rows a day apart, and rows never visible
 _CODES = pl.DataFrame({ENTITY: [0]}, schema={ENTITY: pl.UInt32}).with_columns(pl.lit("e").alias(ENTITY_ID))
 
 
@@ -94,3 +95,48 @@ def test_latest_event_date_is_the_greatest_one_visible(rows: list[tuple[int, int
         if seen[-1]:
             expected += [(entity, k, max(days) if days else None) for k, days in enumerate(seen)]
     assert got.select(ENTITY, K, "event_at").rows() == expected
+
+
+@example([(0, 2, 0, 3), (0, 2, 1, None)])  # the correction recorded a day later wins, null as it is
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 4), st.sampled_from(LAGS), st.one_of(st.none(), st.integers(0, 3))),
+        max_size=40,
+    )
+)
+def test_latest_row_resolves_ties_by_visibility_then_values(rows: list[tuple[int, int, int, int | None]]) -> None:
+    """`latest` of other columns: at each as-of date the visible row of the greatest order; among rows of equal
+    order the one visible from a later day, then the greatest values (null lowest). Ties are common here. A build
+    of the last date alone gives the same answer there: the tie-break never depends on the other as-of dates."""
+    start = date(2026, 1, 1)
+    cuts = (20, 50, 80, 120)
+    complaints = pl.DataFrame(
+        {
+            "complaint_id": [f"C{i}" for i in range(len(rows))],
+            "uscc": [f"e{e}" for e, _, _, _ in rows],
+            "channel": ["12315"] * len(rows),
+            "event_at": [start + timedelta(days=d) for _, d, _, _ in rows],
+            "recorded_at": [start + timedelta(days=d + lag) for _, d, lag, _ in rows],
+            "category": [CATEGORIES[0]] * len(rows),
+            "amount": [None if a is None else float(a) for _, _, _, a in rows],
+            "text": ["t"] * len(rows),
+        },
+        schema_overrides={"uscc": pl.String, "event_at": pl.Date, "recorded_at": pl.Date, "amount": pl.Float64},
+    )
+    codes = pl.DataFrame({ENTITY_ID: ["e0", "e1", "e2"]}).with_row_index(ENTITY)
+    dates = tuple(start + timedelta(days=d) for d in cuts)
+    view = AsOf(TableStore.from_frames({"complaints": complaints}), dates, "enterprises", codes=codes)
+    got = view.latest("complaints", ["amount"]).sort(ENTITY, K)
+    expected = []
+    for entity in range(3):
+        # (order, day the row became visible, amount with nulls lowest) for each of the entity's rows
+        keyed = [(d, d + lag, a is not None, a or 0, a) for e, d, lag, a in rows if e == entity]
+        if any(seen <= cuts[-1] for _, seen, *_ in keyed):
+            for t in cuts:
+                visible = [key for key in keyed if key[1] <= t]
+                expected.append((entity, cuts.index(t), max(visible)[-1] if visible else None))
+    expected = [(e, k, None if a is None else float(a)) for e, k, a in expected]
+    assert got.select(ENTITY, K, "amount").rows() == expected
+    one_date = AsOf(view.store, dates[-1:], "enterprises", codes=codes).latest("complaints", ["amount"])
+    last = [(e, 0, a) for e, k, a in expected if k == len(cuts) - 1]
+    assert one_date.sort(ENTITY).select(ENTITY, K, "amount").rows() == last
