@@ -10,6 +10,7 @@ import polars as pl
 
 from features.asof import ENTITY, ENTITY_ID, AsOf, K
 from features.blocks.base import FeatureBlock
+from features.heap import kept_heap
 from features.store import TableStore
 
 AS_OF = "as_of"
@@ -38,7 +39,11 @@ def build_feature_frame(
     if not dates:
         raise ValueError("build_feature_frame needs at least one as-of date")
     _check_names(blocks)
-    view = AsOf(tables, dates, entity_table)
+    with kept_heap():  # hundreds of grid-sized arrays come and go: reuse their memory (see features/heap.py)
+        return _build(blocks, AsOf(tables, dates, entity_table), entities)
+
+
+def _build(blocks: Sequence[FeatureBlock], view: AsOf, entities: Iterable[str] | None) -> pl.DataFrame:
     view.prefetch(blocks)
     grid = _grid(view, entities)
     grid_entities = grid[ENTITY].gather_every(view.n_dates)  # once, not once per block
@@ -50,7 +55,7 @@ def build_feature_frame(
     frame = grid.with_columns(columns)
     # Categories leave the engine as plain text: models encode them with codes fixed at training.
     frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
-    as_of = pl.lit(pl.Series(AS_OF, dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
+    as_of = pl.lit(pl.Series(AS_OF, view.dates, dtype=pl.Date)).gather(pl.col(K)).alias(AS_OF)
     # The grid is in (code, date) order and codes follow the sorted ids: the frame is sorted by (entity, as-of).
     return view.decode(frame).select(ENTITY, as_of, pl.exclude(ENTITY, K))
 
