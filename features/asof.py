@@ -373,23 +373,31 @@ def outer_join(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     for frame in frames:
         seen[frame[ENTITY].to_numpy()] = True
     entities, rank = np.flatnonzero(seen), np.cumsum(seen) - 1
+    cells = [rank[frame[ENTITY].to_numpy()] * width + frame[K].to_numpy() for frame in frames]
     present = np.zeros(len(entities) * width, dtype=bool)
-    sources = []
-    for frame in frames:
-        cells = rank[frame[ENTITY].to_numpy()] * width + frame[K].to_numpy()
-        source = np.full(present.size, frame.height, dtype=np.int64)  # one past the end: the null row below
-        source[cells] = np.arange(frame.height)
-        present[cells] = True
-        sources.append(source)
+    for frame_cells in cells:
+        present[frame_cells] = True
     kept = np.flatnonzero(present)
-    keys = pl.DataFrame(
-        {
-            ENTITY: pl.Series(ENTITY, entities[kept // width], dtype=frames[0].schema[ENTITY]),
-            K: pl.Series(K, kept % width, dtype=frames[0].schema[K]),
-        }
-    )
+    # A frame holding every kept cell in order (often all of them: blocks of one table) is taken as it is.
+    whole = [frame_cells.size == kept.size and np.array_equal(frame_cells, kept) for frame_cells in cells]
+    if any(whole):
+        keys = frames[whole.index(True)].select(KEYS)
+    else:
+        keys = pl.DataFrame(
+            {
+                ENTITY: pl.Series(ENTITY, entities[kept // width], dtype=frames[0].schema[ENTITY]),
+                K: pl.Series(K, kept % width, dtype=frames[0].schema[K]),
+            }
+        )
     columns = [
-        pl.concat([frame.drop(KEYS), frame.drop(KEYS).clear(1)]).select(pl.all().gather(source[kept]))
-        for frame, source in zip(frames, sources, strict=True)
+        frame.drop(KEYS) if is_whole else _gathered(frame.drop(KEYS), frame_cells, kept, present.size)
+        for frame, frame_cells, is_whole in zip(frames, cells, whole, strict=True)
     ]
     return pl.concat([keys, *columns], how="horizontal")
+
+
+def _gathered(frame: pl.DataFrame, cells: np.ndarray, kept: np.ndarray, n_cells: int) -> pl.DataFrame:
+    """`frame`'s rows (at `cells` of the grid) laid on the `kept` cells, null where it has no row."""
+    source = np.full(n_cells, frame.height, dtype=np.int64)  # one past the end: the null row appended below
+    source[cells] = np.arange(frame.height)
+    return pl.concat([frame, frame.clear(1)]).select(pl.all().gather(source[kept]))
