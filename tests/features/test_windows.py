@@ -69,19 +69,7 @@ def test_latest_event_date_is_the_greatest_one_visible(rows: list[tuple[int, int
     filtered rows that happened and were recorded by then; entities with no such row by the last date are absent."""
     start = date(2026, 1, 1)
     dates = tuple(start + timedelta(days=d) for d in (20, 50, 80, 120))
-    complaints = pl.DataFrame(
-        {
-            "complaint_id": [f"C{i}" for i in range(len(rows))],
-            "uscc": [f"e{e}" for e, _, _, _ in rows],
-            "channel": ["12315"] * len(rows),
-            "event_at": [start + timedelta(days=d) for _, d, _, _ in rows],
-            "recorded_at": [start + timedelta(days=d + lag) for _, d, lag, _ in rows],
-            "category": [c for _, _, _, c in rows],
-            "amount": [1.0] * len(rows),
-            "text": ["t"] * len(rows),
-        },
-        schema_overrides={"uscc": pl.String, "event_at": pl.Date, "recorded_at": pl.Date, "category": pl.String},
-    )
+    complaints = _complaints([(e, d, lag) for e, d, lag, _ in rows], [c for *_, c in rows], [1.0] * len(rows), start)
     codes = pl.DataFrame({ENTITY_ID: ["e0", "e1", "e2"]}).with_row_index(ENTITY)
     view = AsOf(TableStore.from_frames({"complaints": complaints}), dates, "enterprises", codes=codes)
     where = pl.col("category") == CATEGORIES[0]
@@ -110,19 +98,8 @@ def test_latest_row_resolves_ties_by_visibility_then_values(rows: list[tuple[int
     of the last date alone gives the same answer there: the tie-break never depends on the other as-of dates."""
     start = date(2026, 1, 1)
     cuts = (20, 50, 80, 120)
-    complaints = pl.DataFrame(
-        {
-            "complaint_id": [f"C{i}" for i in range(len(rows))],
-            "uscc": [f"e{e}" for e, _, _, _ in rows],
-            "channel": ["12315"] * len(rows),
-            "event_at": [start + timedelta(days=d) for _, d, _, _ in rows],
-            "recorded_at": [start + timedelta(days=d + lag) for _, d, lag, _ in rows],
-            "category": [CATEGORIES[0]] * len(rows),
-            "amount": [None if a is None else float(a) for _, _, _, a in rows],
-            "text": ["t"] * len(rows),
-        },
-        schema_overrides={"uscc": pl.String, "event_at": pl.Date, "recorded_at": pl.Date, "amount": pl.Float64},
-    )
+    amounts = [None if a is None else float(a) for *_, a in rows]
+    complaints = _complaints([(e, d, lag) for e, d, lag, _ in rows], [CATEGORIES[0]] * len(rows), amounts, start)
     codes = pl.DataFrame({ENTITY_ID: ["e0", "e1", "e2"]}).with_row_index(ENTITY)
     dates = tuple(start + timedelta(days=d) for d in cuts)
     view = AsOf(TableStore.from_frames({"complaints": complaints}), dates, "enterprises", codes=codes)
@@ -140,3 +117,28 @@ def test_latest_row_resolves_ties_by_visibility_then_values(rows: list[tuple[int
     one_date = AsOf(view.store, dates[-1:], "enterprises", codes=codes).latest("complaints", ["amount"])
     last = [(e, 0, a) for e, k, a in expected if k == len(cuts) - 1]
     assert one_date.sort(ENTITY).select(ENTITY, K, "amount").rows() == last
+
+
+def _complaints(
+    rows: list[tuple[int, int, int]], categories: list[str], amounts: list[float | None], start: date
+) -> pl.DataFrame:
+    """Complaints of entities `e<n>`, each (entity, event day after `start`, days until recorded)."""
+    return pl.DataFrame(
+        {
+            "complaint_id": [f"C{i}" for i in range(len(rows))],
+            "uscc": [f"e{e}" for e, _, _ in rows],
+            "channel": ["12315"] * len(rows),
+            "event_at": [start + timedelta(days=d) for _, d, _ in rows],
+            "recorded_at": [start + timedelta(days=d + lag) for _, d, lag in rows],
+            "category": categories,
+            "amount": amounts,
+            "text": ["t"] * len(rows),
+        },
+        schema_overrides={
+            "uscc": pl.String,
+            "event_at": pl.Date,
+            "recorded_at": pl.Date,
+            "category": pl.String,
+            "amount": pl.Float64,
+        },
+    )
