@@ -353,8 +353,7 @@ def peer_relative(
     def compute(view: AsOf) -> pl.DataFrame:
         # An entity whose profile is not known at the date has no peer group (not a group of its own "unknown" peers).
         groups = profile.run(view).select(*KEYS, *by).drop_nulls(list(by))
-        # A left join of the groups: the cells only the base has lack a group and are dropped.
-        values = outer_join([groups, base.run(view).select(*KEYS, column)]).drop_nulls(list(by))
+        values = groups.join(base.run(view).select(*KEYS, column), on=list(KEYS), how="left")
         values = values.with_columns(pl.col(column).fill_null(source.default))
         median = pl.col(column).median().over(["_k", *by])
         return values.select(*KEYS, safe_ratio(pl.col(column), median).alias(out.name))
