@@ -31,6 +31,7 @@ from features.windows import (
     grid_keys,
     range_deltas,
     run_starts,
+    slices,
     sum_windows,
 )
 
@@ -83,11 +84,9 @@ class AsOf:
         if name not in self._tables:
             contract = self.store.contract(name)
             raw = self.store.frame(name).head(0) if self.dry_run else self.store.frame(name)
-            height = raw.select(pl.len()).collect().item()
-            # Slices of the file, not of the filtered rows: a slice below a filter would rescan the file each time.
             chunks = [
-                self._coded(_shaped(raw.slice(offset, CHUNK_ROWS), contract, self.dates[-1]), contract.entity_key)
-                for offset in range(0, max(height, 1), CHUNK_ROWS)
+                self._coded(_shaped(rows, contract, self.dates[-1]), contract.entity_key)
+                for rows in slices(raw, CHUNK_ROWS)
             ]
             self._tables[name] = pl.concat(chunks)
         return self._tables[name].lazy()
@@ -221,15 +220,16 @@ class AsOf:
         of millions of rows, and no more than a chunk of them in memory at once.
         """
         seen = pl.max_horizontal(self._clocks(name)).cast(pl.Date).alias("_seen")  # the day the row became visible
-        chunks = [visible(chunk, seen).drop_nulls("_order") for chunk in self._chunks(name)]
+        chunks = [visible(chunk, seen).drop_nulls("_order") for chunk in slices(self.table(name), CHUNK_ROWS)]
+        distinct = _distinct_orders(chunks)
         top = np.full(self.codes.height * self.n_dates, np.iinfo(np.int64).min)
         for chunk in chunks:
-            rows = chunk.collect()
-            np.maximum.at(top, self._cells(rows), _visible_keys(rows["_order"], rows["_seen"]))
+            rows = chunk.select(ENTITY, K, "_order", "_seen").collect()  # the keys only: values come in pass two
+            np.maximum.at(top, self._cells(rows), _visible_keys(rows["_order"], rows["_seen"], distinct))
         kept = []
         for chunk in chunks:
             rows = chunk.collect()
-            keys = _visible_keys(rows["_order"], rows["_seen"])
+            keys = _visible_keys(rows["_order"], rows["_seen"], distinct)
             best = keys == top[self._cells(rows)]
             kept.append(rows.select(ENTITY, K, pl.Series("_order", keys), *columns).filter(pl.Series(best)))
         best_rows = pl.concat(kept)
@@ -243,13 +243,6 @@ class AsOf:
             .unique(KEYS, keep="last", maintain_order=True)
         )
         return pl.concat([best_rows.filter(~tied), resolved])
-
-    def _chunks(self, name: str) -> list[pl.LazyFrame]:
-        """The in-memory table in slices of `CHUNK_ROWS` (at least one, maybe empty). Slice first, then filter: a
-        slice of filtered rows would refilter from the start each time."""
-        table = self.table(name)
-        height = table.select(pl.len()).collect().item()
-        return [table.slice(offset, CHUNK_ROWS) for offset in range(0, max(height, 1), CHUNK_ROWS)]
 
     def _cells(self, rows: pl.DataFrame) -> np.ndarray:
         """Each row's cell of the dense (entity code x date index) array."""
@@ -267,7 +260,7 @@ class AsOf:
         n = self.n_dates
         floor = np.iinfo(np.int64).min  # no date or plausible integer order is the least int64
         grid = np.full(self.codes.height * n, floor, dtype=np.int64)
-        chunks = [visible(chunk).drop_nulls("_order") for chunk in self._chunks(name)]
+        chunks = [visible(chunk).drop_nulls("_order") for chunk in slices(self.table(name), CHUNK_ROWS)]
         for chunk in chunks:
             rows = chunk.collect()
             # Values of the grid's own dtype: ufunc.at takes its fast path only then (int32 into int64: 15x slower).
@@ -339,10 +332,19 @@ def _fits_int64(dtype: pl.DataType) -> bool:
 _SHORT_ORDERS = (pl.Date, pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16)  # values that fit 32 signed bits
 
 
-def _visible_keys(order: pl.Series, seen: pl.Series) -> np.ndarray:
+def _distinct_orders(chunks: Sequence[pl.LazyFrame]) -> pl.Series | None:
+    """The sorted distinct orders of all chunks, when the order is not a short integer or date (None then): a row's
+    place among them ranks it the same in every chunk, where a rank within each chunk would not."""
+    if chunks[0].collect_schema()["_order"] in _SHORT_ORDERS:
+        return None
+    return pl.concat([chunk.select("_order") for chunk in chunks]).unique().sort("_order").collect().to_series()
+
+
+def _visible_keys(order: pl.Series, seen: pl.Series, distinct: pl.Series | None) -> np.ndarray:
     """int64 keys ordering rows by `order`, then by the day they became visible: the order (a short integer or
-    date as it is, any other kind by its dense rank) in the high 32 bits, the day (a date) in the low 32."""
-    high = order.to_physical() if order.dtype in _SHORT_ORDERS else order.rank("dense")
+    date as it is, any other kind by its place among the `distinct` orders) in the high 32 bits, the day (a date) in
+    the low 32."""
+    high = order.to_physical() if distinct is None else distinct.search_sorted(order)
     day = seen.to_physical().cast(pl.Int64).to_numpy() + 2**31  # in [0, 2^32)
     return (high.cast(pl.Int64).to_numpy() << 32) + day
 

@@ -269,10 +269,9 @@ def _event_totals(
         pl.lit(pl.Series(plan.cuts, dtype=pl.Date)).search_sorted(event, side="left").cast(pl.Int64).alias(name)
         for plan, name in zip(plans, interval, strict=True)
     ]
-    for offset in range(0, max(table.select(pl.len()).collect().item(), 1), SUM_CHUNK_ROWS):
+    for rows in slices(table, SUM_CHUNK_ROWS):
         chunk = (
-            table.slice(offset, SUM_CHUNK_ROWS)  # slice, then filter: a slice of filtered rows refilters every time
-            .filter(in_reach)
+            rows.filter(in_reach)
             .select(
                 ENTITY,
                 *intervals,
@@ -291,6 +290,13 @@ def _event_totals(
             cell = row_position * plan.intervals + chunk[name].to_numpy()
             _add_into_cells({name: totals[name] for name in plan.names}, cell, chunk)
     return totals, pl.concat(late)
+
+
+def slices(table: pl.LazyFrame, rows: int) -> list[pl.LazyFrame]:
+    """`table` in slices of `rows` (at least one, maybe empty). Slice first, then filter: a slice of filtered rows
+    would refilter the table from its start for every slice."""
+    height = table.select(pl.len()).collect().item()
+    return [table.slice(offset, rows) for offset in range(0, max(height, 1), rows)]
 
 
 def _add_into_cells(totals: dict[str, np.ndarray], cell: np.ndarray, chunk: pl.DataFrame) -> None:

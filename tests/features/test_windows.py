@@ -6,9 +6,11 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from features import asof
 from features.asof import ENTITY, ENTITY_ID, AsOf, K
 from features.store import TableStore
 from features.windows import _add_into_cells
@@ -142,3 +144,22 @@ def _complaints(
             "amount": pl.Float64,
         },
     )
+
+
+def test_latest_by_a_float_order_is_the_same_whatever_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders that are not short integers or dates are compared by their rank among the whole table's orders: a rank
+    within each chunk would compare rows of different chunks by unrelated numbers."""
+    start = date(2026, 1, 1)
+    rows = [(0, d, 0) for d in range(6)]  # one entity, a row a day; in chunks of 2, every chunk ranks its rows 1, 2
+    amounts = [30.0, 40.0, 1.0, 2.0, 10.0, 20.0]
+    store = TableStore.from_frames({"complaints": _complaints(rows, [CATEGORIES[0]] * 6, amounts, start)})
+    codes = pl.DataFrame({ENTITY_ID: ["e0"]}).with_row_index(ENTITY)
+    dates = (start + timedelta(days=3), start + timedelta(days=10))
+
+    def latest() -> list[tuple[int, int, date]]:
+        view = AsOf(store, dates, "enterprises", codes=codes)
+        return view.latest("complaints", ["event_at"], order_by="amount").select(ENTITY, K, "event_at").rows()
+
+    whole = latest()  # the row of the greatest amount, 40.0 (day 1), at both dates
+    monkeypatch.setattr(asof, "CHUNK_ROWS", 2)
+    assert latest() == whole == [(0, 0, start + timedelta(days=1)), (0, 1, start + timedelta(days=1))]
