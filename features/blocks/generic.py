@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from features.asof import ENTITY, KEYS, AsOf, outer_join
+from features.asof import ENTITY, KEYS, AsOf, left_join, outer_join
 from features.blocks.base import FeatureBlock, FeatureColumn, register_block
 from features.windows import Window
 
@@ -353,7 +353,7 @@ def peer_relative(
     def compute(view: AsOf) -> pl.DataFrame:
         # An entity whose profile is not known at the date has no peer group (not a group of its own "unknown" peers).
         groups = profile.run(view).select(*KEYS, *by).drop_nulls(list(by))
-        values = groups.join(base.run(view).select(*KEYS, column), on=list(KEYS), how="left")
+        values = left_join(groups, base.run(view).select(*KEYS, column))
         values = values.with_columns(pl.col(column).fill_null(source.default))
         median = pl.col(column).median().over(["_k", *by])
         return values.select(*KEYS, safe_ratio(pl.col(column), median).alias(out.name))
