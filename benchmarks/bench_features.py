@@ -17,7 +17,8 @@ manifest.json exists). Every measurement runs in a fresh subprocess, so its peak
 
 Throughput is input rows (all rows of the six tables the feature set reads) per second. Results are also written
 to benchmarks/results/bench_features-<N>.json. With `--repeat R` each measurement runs R times and the fastest is
-reported (other load on 2 shared cores only ever adds time; single runs of the same build here vary by 25 %).
+reported (other load on 2 shared cores only ever adds time; single runs of the same build here vary by 25 %). The
+one-date and 12-date runs take turns, so their ratio compares runs made under the same conditions.
 tests/benchmarks/test_pandas_reference.py checks that (a) and (b) compute the same frame.
 """
 
@@ -236,42 +237,58 @@ def bench(
     one, twelve = [ONE_DATE.isoformat()], [d.isoformat() for d in month_ends()]
     rows: list[dict[str, Any]] = []
 
-    def measure(func: Any, dates: list[str], what: str, env: dict[str, str], modules: tuple[str, ...]) -> Any:
-        runs = []
+    def run_once(func: Any, dates: list[str], what: str, env: dict[str, str], modules: tuple[str, ...]) -> Any:
+        try:
+            m = run_isolated(func, str(folder), dates, env=env, preload=modules, label=what, rss_limit_mib=rss_limit)
+        except MemoryLimitExceeded:
+            print(f"  {what}: killed (RSS above {rss_limit:,.0f} MiB or machine low on memory)")
+            rows.append(
+                {
+                    "run": what,
+                    "dates": len(dates),
+                    "note": f"KILLED: RSS above {rss_limit:,.0f} MiB or machine low on memory",
+                }
+            )
+            return None
+        print(f"  {what}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB")
+        return m
+
+    def measure(jobs: list[tuple[Any, list[str], str, dict[str, str], tuple[str, ...]]]) -> list[Any]:
+        """Each job `repeat` times, the jobs taking turns: a ratio between them then compares runs made under the
+        same conditions (shared cores drift over minutes). The fastest run of each (timeit's rule: other load on
+        shared cores only ever adds time); None for a job killed for its memory."""
+        runs: list[list[Any]] = [[] for _ in jobs]
         for _ in range(repeat):
-            try:
-                m = run_isolated(
-                    func, str(folder), dates, env=env, preload=modules, label=what, rss_limit_mib=rss_limit
-                )
-            except MemoryLimitExceeded:
-                print(f"  {what}: killed (RSS above {rss_limit:,.0f} MiB or machine low on memory)")
-                note = f"KILLED: RSS above {rss_limit:,.0f} MiB or machine low on memory"
-                rows.append({"run": what, "dates": len(dates), "note": note})
-                return None
-            print(f"  {what}: {m.seconds:.2f} s, CPU {m.cpu_seconds:.2f} s, peak {m.peak_rss_mib:,.0f} MiB")
-            runs.append(m)
-        # The fastest of the runs (timeit's rule): other load on shared cores only ever adds time.
-        fastest = min(runs, key=lambda m: m.seconds)
-        fastest.info["all_seconds"] = [m.seconds for m in runs]
+            for job, job_runs in zip(jobs, runs, strict=True):
+                if None not in job_runs:  # a job killed once is not run again
+                    job_runs.append(run_once(*job))
+        fastest = []
+        for job_runs in runs:
+            if None in job_runs:
+                fastest.append(None)
+                continue
+            best = min(job_runs, key=lambda m: m.seconds)
+            best.info["all_seconds"] = [m.seconds for m in job_runs]
+            fastest.append(best)
         return fastest
 
     polars_one: dict[int, Measurement | None] = {}
     polars_twelve: dict[int, Measurement | None] = {}
     for n in threads:
         env = {"POLARS_MAX_THREADS": str(n)}
-        for dates, store, tag in ((one, polars_one, "a"), (twelve, polars_twelve, "c")):
-            if len(dates) > 1 and not twelve_dates:
-                store[n] = None
-                continue
-            what = f"({tag}) polars, {n} thread(s)"
-            store[n] = m = measure(polars_engine, dates, what, env, POLARS_MODULES)
+        jobs = [(polars_engine, one, f"(a) polars, {n} thread(s)", env, POLARS_MODULES)]
+        if twelve_dates:
+            jobs.append((polars_engine, twelve, f"(c) polars, {n} thread(s)", env, POLARS_MODULES))
+        measured = measure(jobs)
+        polars_one[n], polars_twelve[n] = measured[0], measured[1] if twelve_dates else None
+        for m, (_, dates, what, _, _) in zip(measured, jobs, strict=True):
             if m is not None:
                 rows.append(row(m, what, total_rows, len(dates)))
     pandas_one = pandas_twelve = None
     twelve_seconds = None
     estimated = False
     if not skip_pandas:
-        pandas_one = measure(pandas_reference, one, "(b) pandas", {}, PANDAS_MODULES)
+        pandas_one = measure([(pandas_reference, one, "(b) pandas", {}, PANDAS_MODULES)])[0]
         if pandas_one is not None:
             load, compute = pandas_one.info["load_seconds"], pandas_one.info["compute_seconds"][0]
             rows.append(row(pandas_one, "(b) pandas", total_rows, 1, f"read {load:.1f} s + compute {compute:.1f} s"))
@@ -291,7 +308,7 @@ def bench(
                     }
                 )
             else:
-                pandas_twelve = measure(pandas_reference, twelve, "(d) pandas x12", {}, PANDAS_MODULES)
+                pandas_twelve = measure([(pandas_reference, twelve, "(d) pandas x12", {}, PANDAS_MODULES)])[0]
                 if pandas_twelve is not None:
                     twelve_seconds = pandas_twelve.seconds
                     rows.append(row(pandas_twelve, "(d) pandas x12", total_rows, 12, "read once + 12 computations"))
