@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from features.atomic import process_alive
+from review.db import use_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -42,26 +42,11 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
-        _use_wal(connection)
+        use_wal(connection)
         connection.execute(SCHEMA)
         yield connection
     finally:
         connection.close()
-
-
-def _use_wal(connection: sqlite3.Connection, patience: float = 30.0) -> None:
-    """Switch the file to WAL (a persistent mode: once per file). The switch, and the first open after a writer was
-    killed (WAL recovery), can report "database is locked" at once, without waiting on the busy timeout: retry."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 class Ledger:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from review import routes_admin, routes_auth, routes_cases, routes_lists, routes
 from review.audit import AuditLog
 from review.auth import SESSION_COOKIE
 from review.config import ReviewConfig
-from review.db import connect
+from review.db import connect, use_wal
 from review.web import AppState, Forbidden, NotAuthenticated, NotFound, SecurityMiddleware, environment, record, render
 
 STATIC = Path(__file__).parent / "static"
@@ -27,7 +28,9 @@ def _sqlite_pragmas(engine: sa.Engine) -> None:
     """WAL lets pages read while the audit log is written; it is a property of the database file."""
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            driver_connection = connection.connection.dbapi_connection
+            assert isinstance(driver_connection, sqlite3.Connection)  # the sqlite dialect's driver (pysqlite)
+            use_wal(driver_connection)
 
 
 def _wants_page(request: Request) -> bool:

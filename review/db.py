@@ -9,6 +9,8 @@ is applied once, in order, to a database created by an earlier release.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -181,6 +183,23 @@ def engine_for(url: str) -> sa.Engine:
     if url in ("sqlite://", "sqlite:///:memory:"):
         return sa.create_engine(url, connect_args={"check_same_thread": False}, poolclass=sa.StaticPool)
     return sa.create_engine(url, connect_args={"timeout": 30}, pool_size=10, max_overflow=30)
+
+
+def use_wal(connection: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch a SQLite file to WAL (a persistent mode: once per file), so readers do not wait on writers.
+
+    The switch, and the first open after a writer was killed (WAL recovery), can report "database is locked" at
+    once, without waiting on the busy timeout: retry for up to `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -91,3 +92,31 @@ def test_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert security.verify_password("a-long-password", stored)
     assert not security.verify_password("a-long-passwort", stored)
     assert not security.verify_password("x", "garbage") and not security.verify_password("x", None)
+
+
+def test_the_switch_to_wal_waits_out_a_lock_that_fails_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    switcher = sqlite3.connect(path, timeout=0, isolation_level=None)  # no busy wait: "locked" comes at once
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        switcher.execute("PRAGMA journal_mode=WAL")
+    release = threading.Timer(0.3, holder.execute, ("COMMIT",))
+    release.start()
+    db.use_wal(switcher, patience=10)
+    release.join()
+    assert switcher.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
+    switcher.close()
+
+
+def test_the_switch_to_wal_gives_up_after_its_patience(tmp_path: Path) -> None:
+    holder = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    switcher = sqlite3.connect(tmp_path / "r.db", timeout=0, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        db.use_wal(switcher, patience=0.2)
+    holder.close()
+    switcher.close()
