@@ -369,9 +369,9 @@ def outer_join(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     On the (entities x date indices) grid every frame's row has a cell: the result holds the cells some frame has,
     each frame's columns gathered from its row there (null where it has none). No hash join of 12M-row frames.
     """
-    width = 1 + max((int(f[K].to_numpy().max()) for f in frames if f.height), default=0)
+    width = _extent(frames, K)
     # Entity codes are small integers: a mark per code gives the sorted union and each code's rank, no hashing.
-    seen = np.zeros(1 + max((int(f[ENTITY].to_numpy().max()) for f in frames if f.height), default=0), dtype=bool)
+    seen = np.zeros(_extent(frames, ENTITY), dtype=bool)
     for frame in frames:
         seen[frame[ENTITY].to_numpy()] = True
     entities, rank = np.flatnonzero(seen), np.cumsum(seen) - 1
@@ -407,10 +407,15 @@ def left_join(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
     if not (left.schema[ENTITY].is_integer() and right.schema[ENTITY].is_integer()):
         return left.join(right, on=list(KEYS), how="left", maintain_order="left")
     frames = (left, right)
-    width = 1 + max((int(f[K].to_numpy().max()) for f in frames if f.height), default=0)
-    codes = 1 + max((int(f[ENTITY].to_numpy().max()) for f in frames if f.height), default=0)
+    width = _extent(frames, K)
+    codes = _extent(frames, ENTITY)
     left_cells, right_cells = (f[ENTITY].to_numpy().astype(np.int64) * width + f[K].to_numpy() for f in frames)
     return left.hstack(_gathered(right.drop(KEYS), right_cells, left_cells, codes * width))
+
+
+def _extent(frames: Sequence[pl.DataFrame], column: str) -> int:
+    """One more than the greatest value of an integer key column in any of the frames (0 when all are empty)."""
+    return 1 + max((int(f[column].to_numpy().max()) for f in frames if f.height), default=0)
 
 
 def _gathered(frame: pl.DataFrame, cells: np.ndarray, kept: np.ndarray, n_cells: int) -> pl.DataFrame:
