@@ -139,7 +139,8 @@ class AsOf:
         """Sums of metric expressions over the events of `name` inside a window, as of every date.
 
         With one `Window` the columns are the metric names; with a mapping `{suffix: Window}` they are
-        `<metric><suffix>`. Requests learnt by `prefetch` are answered from its shared passes.
+        `<metric><suffix>`. Every entity with rows of the table in reach of the windows has a row at every date (0
+        for an empty window). Requests learnt by `prefetch` are answered from its shared passes.
         """
         request = WindowRequest.of(name, window, metrics, where)
         if self.dry_run:

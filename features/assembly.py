@@ -97,15 +97,19 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, entities: pl.Series, n_da
     of a join of the whole frame per block. `entities` are the grid's entity codes, sorted.
     """
     if entities.len() and entities[0] == 0 and entities[-1] == entities.len() - 1:
-        rank = output[ENTITY].cast(pl.Int64)  # every entity (codes 0..n-1): an entity's rank is its code
+        rank = output[ENTITY].to_numpy()  # every entity (codes 0..n-1): an entity's rank is its code
     else:
         output = output.filter(pl.col(ENTITY).is_in(entities))
-        rank = entities.search_sorted(output[ENTITY]).cast(pl.Int64)
-    cells = (rank * n_dates + output[K].cast(pl.Int64)).to_numpy()
-    in_order = bool(np.all(cells[1:] > cells[:-1]))  # most blocks answer in grid order
-    if not in_order and np.bincount(cells, minlength=1).max() > 1:
-        raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
+        rank = entities.search_sorted(output[ENTITY]).to_numpy()
+    cells = rank.astype(np.int64) * n_dates  # in numpy: one array of grid size, not three
+    cells += output[K].to_numpy()
     height = entities.len() * n_dates
+    in_order = bool(np.all(cells[1:] > cells[:-1]))  # most blocks answer in grid order
+    if not in_order:  # a mark per cell: an eighth of the memory of counting the rows at each
+        seen = np.zeros(height, dtype=bool)
+        seen[cells] = True
+        if np.count_nonzero(seen) < cells.size:
+            raise AssertionError(f"block {block.name!r} returned duplicate (entity, as-of) rows")
     named = [(output[c.name].alias(block.output_name(c.name)), c.default) for c in block.columns]
     if in_order and cells.size == height:  # a row for every grid cell: the block's columns are the columns
         return [_filled(values, default) for values, default in named]
@@ -113,7 +117,9 @@ def _placed(block: FeatureBlock, output: pl.DataFrame, entities: pl.Series, n_da
 
 
 def _filled(values: pl.Series, default: float | int | str | None) -> pl.Series:
-    return values.fill_null(default) if default is not None else values
+    if default is None or (not values.null_count() and _holds(values.dtype, default)):
+        return values  # nothing to fill, and the dtype stays what filling would keep
+    return values.fill_null(default)
 
 
 def _laid(values: pl.Series, cells: np.ndarray, height: int, default: float | int | str | None) -> pl.Series:

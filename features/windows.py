@@ -15,8 +15,9 @@ the host within a few seconds, and touching fresh memory runs at 0.5-2.3 GB/s ag
 once (a 96 MB array: 40-200 ms fresh, 11-16 ms reused; `python benchmarks/bench_memory.py`). So the code here sums
 in place and avoids temporaries of grid size (entities x dates): at 12 dates sys time is 40 % of the CPU time.
 
-Each request keeps its own entity set (entities with a row passing its filter inside one of its windows at some
-date), so its answer is the one it would get alone.
+An answer holds every entity with rows of the table within reach of the pass's windows, at every date (0 for an
+empty window): its columns are the sums themselves, with no copy per request. Assembly gives the entities without
+rows the blocks' declared defaults, which blocks keep equal to what their formulas make of empty windows.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def sum_windows(
     reach = max(r.reach for r in requests)
     bounds = sorted({b for r in requests for _, w in r.windows for b in _ends(w)})
     days = dates.to_list()
-    pairs = _distinct([_kept(r, e) for r in requests for e in (*(e for _, e in r.metrics), _ONE)], "_p")
+    pairs = _distinct([_kept(r, e) for r in requests for _, e in r.metrics], "_p")
     used = _windows_of_pairs(requests, pairs)
     plans = _cut_plans(used, days)
     in_reach = (clocks.event > days_before(pl.lit(dates[0]), reach)) & (clocks.event <= pl.lit(dates[-1]))
@@ -152,9 +153,9 @@ def sum_windows(
             for w in used[name]:
                 values[name, w] = _window(running, plan.at(days, w.start_days), plan.at(days, w.end_days))
                 if w in late_sums:
-                    entity, k = np.divmod(late_sums[w]["_cell"].to_numpy(), len(days))
-                    values[name, w][entity, k] -= late_sums[w][name].to_numpy()
-    return {request.key: _answer(request, pairs, values, entities, len(days)) for request in requests}
+                    values[name, w].reshape(-1)[late_sums[w]["_cell"].to_numpy()] -= late_sums[w][name].to_numpy()
+    keys = grid_keys(entities, len(days))
+    return {request.key: _answer(request, pairs, values, keys) for request in requests}
 
 
 def _window(running: np.ndarray, start: list[int], end: list[int]) -> np.ndarray:
@@ -165,6 +166,21 @@ def _window(running: np.ndarray, start: list[int], end: list[int]) -> np.ndarray
     window = np.take(running, start, axis=1)
     window -= np.take(running, end, axis=1)
     return window
+
+
+def _answer(
+    request: WindowRequest,
+    pairs: dict[bytes, pl.Expr],
+    values: dict[tuple[str, Window], np.ndarray],
+    keys: pl.DataFrame,
+) -> pl.DataFrame:
+    """A request's frame on the pass's `keys`, its columns the sums themselves (no copy)."""
+    columns = [
+        pl.Series(f"{metric}{suffix}", values[_name(pairs, _kept(request, expr)), w].reshape(-1))
+        for suffix, w in request.windows
+        for metric, expr in request.metrics
+    ]
+    return keys.with_columns(columns)
 
 
 def _late_sums(hidden: pl.DataFrame, bounds: list[int], windows: set[Window]) -> dict[Window, pl.DataFrame]:
@@ -207,28 +223,6 @@ def _cut_plans(used: dict[str, list[Window]], days: list[date]) -> list[_CutPlan
     ]
 
 
-def _answer(
-    request: WindowRequest,
-    pairs: dict[bytes, pl.Expr],
-    values: dict[tuple[str, Window], np.ndarray],
-    entities: pl.Series,
-    n_dates: int,
-) -> pl.DataFrame:
-    """A request's frame: its entities (a row passing its filter inside one of its windows at some date) x dates."""
-    count = sum(values[_name(pairs, _kept(request, _ONE)), w] for _, w in request.windows)
-    present = np.asarray(count > 0).any(axis=1)
-    rows = slice(None) if present.all() else present  # all present: the arrays are the columns, no copy
-    columns = {
-        f"{metric}{suffix}": values[_name(pairs, _kept(request, expr)), w][rows].ravel()
-        for suffix, w in request.windows
-        for metric, expr in request.metrics
-    }
-    return _dense_frame(entities.filter(pl.Series(present)), n_dates, columns)
-
-
-_ONE = pl.lit(1, dtype=pl.Int64)  # the count of rows: tells which entities a request has rows for
-
-
 def _ends(w: Window) -> tuple[int, int]:
     return w.start_days, w.end_days
 
@@ -243,7 +237,7 @@ def _windows_of_pairs(requests: Sequence[WindowRequest], pairs: dict[bytes, pl.E
     used: dict[str, list[Window]] = {}
     for request in requests:
         for _, w in request.windows:
-            for expr in (_ONE, *(e for _, e in request.metrics)):
+            for _, expr in request.metrics:
                 windows = used.setdefault(_name(pairs, _kept(request, expr)), [])
                 if w not in windows:
                     windows.append(w)
@@ -326,8 +320,9 @@ def run_starts(values: np.ndarray) -> np.ndarray:
 
 def _hidden_late_rows(late: pl.DataFrame, dates: pl.Series, bounds: list[int], position: np.ndarray) -> pl.DataFrame:
     """Late rows at each date that cannot see them yet (from the first date on or after the event to the first on or
-    after the recording), with their (entity, date) grid cell `_cell` and their age segment `_s`: the number of
-    window bounds at or below `t - event` (a window `[start, end)` of ages holds segments `(start's, end's]`)."""
+    after the recording), with their (entity, date) cell `_cell` of the answers and their age segment `_s`: the
+    number of window bounds at or below `t - event` (a window `[start, end)` of ages holds segments
+    `(start's, end's]`)."""
     e, r = pl.col("_e"), pl.col("_r")
     hidden = late.select(
         ENTITY,
@@ -349,11 +344,6 @@ def _check_integer(schema: Mapping[str, pl.DataType]) -> None:
             f"window-sum metrics must be integers (amounts in cents, counts) so sums are exact; got "
             f"{floating}: wrap amounts in features.blocks.generic.cents()"
         )
-
-
-def _dense_frame(entities: pl.Series, n_dates: int, columns: dict[str, np.ndarray]) -> pl.DataFrame:
-    values = [pl.Series(name, v, dtype=pl.Int64) for name, v in columns.items()]
-    return grid_keys(entities, n_dates).with_columns(values)
 
 
 def grid_keys(entities: pl.Series, n_dates: int) -> pl.DataFrame:

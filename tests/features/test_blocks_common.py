@@ -1,8 +1,9 @@
 """Properties every registered feature block must have, whoever wrote it.
 
 Complete metadata (owner, description, Chinese and English labels, kinds), `<block>__<column>` output names, one row
-per (entity, as-of date), deterministic output, and no look-ahead: rows recorded after `t` never change a value at `t`.
-Registering a different block under a taken name is an error.
+per (entity, as-of date), the same values whatever blocks are built with it, deterministic output, and no
+look-ahead: rows recorded after `t` never change a value at `t`. Registering a different block under a taken name is
+an error.
 """
 
 from __future__ import annotations
@@ -107,6 +108,30 @@ def test_defaults_fill_entities_without_data(block: FeatureBlock) -> None:
     for column in block.columns:
         values = frame[block.output_name(column.name)].to_list()
         assert values == [column.default] * len(ENTITIES), f"{column.name}: {values} vs default {column.default!r}"
+
+
+# Years after every event: only windows reaching back to the first events see any row.
+FAR = date(2030, 12, 31)
+
+
+@pytest.fixture(scope="module", params=[DATES, [FAR]], ids=["dates", "years later"])
+def built_together(request: pytest.FixtureRequest) -> tuple[list[date], pl.DataFrame]:
+    """Every registered block in one build: window sums of a table then come from one shared pass."""
+    blocks = list(BLOCKS.values())
+    tables = {name: list(WORLD.get(name, [])) for name in {*WORLD, *(t for b in blocks for t in b.tables)}}
+    frame = build_feature_frame(blocks, oracle.to_store(tables), request.param)
+    return request.param, frame.sort("entity_id", "as_of")
+
+
+@parametrize_blocks
+def test_values_do_not_depend_on_the_blocks_built_with_it(
+    block: FeatureBlock, built_together: tuple[list[date], pl.DataFrame]
+) -> None:
+    """A shared pass answers for every entity with rows in reach of any of its windows; a block must make of
+    entities whose own windows are empty what its defaults say, or its values would change with its company."""
+    dates, together = built_together
+    alone = _build(block, WORLD, dates)
+    assert_frame_equal(alone, together.select(alone.columns), check_exact=True)
 
 
 @parametrize_blocks
