@@ -65,7 +65,7 @@ class AsOf:
         if list(self.dates) != sorted(set(self.dates)):
             raise ValueError("as-of dates must be sorted and unique")
         self._dates = pl.Series("as_of", self.dates, dtype=pl.Date)
-        if self.codes.is_empty():
+        if self.codes.is_empty() and not self.dry_run:
             key = self.store.contract(self.entity_table).entity_key
             ids = self.store.frame(self.entity_table).select(pl.col(key).alias(ENTITY_ID)).unique().collect()
             # Entities travel as integer codes: every group-by, sort and join over millions of events is on u32.
@@ -151,7 +151,8 @@ class AsOf:
 
     def prefetch(self, blocks: Iterable[FeatureBlock]) -> None:
         """Run the blocks on empty tables to learn their window sums, then answer each table's requests together."""
-        dry = AsOf(self.store, self.dates, self.entity_table, codes=self.codes, dry_run=True)
+        # No entities either: a dry run's grid-sized arrays would be as large as the real ones.
+        dry = AsOf(self.store, self.dates, self.entity_table, codes=self.codes.clear(), dry_run=True)
         for block in blocks:
             block.run(dry)
         by_table: dict[str, list[WindowRequest]] = {}
