@@ -26,7 +26,9 @@ class FeatureColumn:
         label_zh: Chinese label, e.g. "近90天退费类投诉数".
         label_en: English label.
         kind: what the value is, used to render it (count, amount in yuan, ratio, days, flag, category, number).
-        default: value for entities with no data (None keeps "unknown" for the model).
+        default: value for entities with no data (None keeps "unknown" for the model). It must be what the block's
+            formula makes of empty windows: window sums answer with zeros for entities that have other rows of the
+            table, so otherwise a value would depend on the blocks built alongside (a common test checks this).
         window_days: the look-back window, when the column has one.
         higher_is_riskier: the direction a reason sentence assumes, when known.
     """

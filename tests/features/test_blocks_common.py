@@ -43,13 +43,13 @@ WORLD = _world()
 LATE = oracle.late_rows(random.Random(99), WORLD, CUTOFF, new_entities=[make_uscc(9999)])
 
 
-def _tables_for(block: FeatureBlock, tables: oracle.Tables) -> oracle.Tables:
-    """The world, with empty tables for any other table the block reads."""
-    return {name: list(tables.get(name, [])) for name in {*tables, *block.tables}}
+def _tables_for(blocks: list[FeatureBlock], tables: oracle.Tables) -> oracle.Tables:
+    """The world, with empty tables for any other table the blocks read."""
+    return {name: list(tables.get(name, [])) for name in {*tables, *(t for block in blocks for t in block.tables)}}
 
 
 def _build(block: FeatureBlock, tables: oracle.Tables, dates: list[date] = DATES) -> pl.DataFrame:
-    store = oracle.to_store(_tables_for(block, tables))
+    store = oracle.to_store(_tables_for([block], tables))
     return build_feature_frame([block], store, dates).sort("entity_id", "as_of")
 
 
@@ -90,7 +90,7 @@ def test_output_names(block: FeatureBlock) -> None:
 
 @parametrize_blocks
 def test_one_row_per_entity_and_date(block: FeatureBlock) -> None:
-    store = oracle.to_store(_tables_for(block, WORLD))
+    store = oracle.to_store(_tables_for([block], WORLD))
     view = AsOf(store, tuple(DATES), "enterprises")
     raw = view.decode(block.run(view))
     assert sorted(raw.columns) == sorted([*KEYS, *(c.name for c in block.columns)])
@@ -118,8 +118,7 @@ FAR = date(2030, 12, 31)
 def built_together(request: pytest.FixtureRequest) -> tuple[list[date], pl.DataFrame]:
     """Every registered block in one build: window sums of a table then come from one shared pass."""
     blocks = list(BLOCKS.values())
-    tables = {name: list(WORLD.get(name, [])) for name in {*WORLD, *(t for b in blocks for t in b.tables)}}
-    frame = build_feature_frame(blocks, oracle.to_store(tables), request.param)
+    frame = build_feature_frame(blocks, oracle.to_store(_tables_for(blocks, WORLD)), request.param)
     return request.param, frame.sort("entity_id", "as_of")
 
 
